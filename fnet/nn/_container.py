@@ -1,0 +1,186 @@
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``.
+
+Children of a container are named like torch names them (``"0"``, ``"1"``, ... or the
+dict keys), so ``Sequential(Linear(4, 8), ReLU(), Linear(8, 2))`` has the parameters
+``0.weight``, ``0.bias``, ``2.weight``, ``2.bias``.
+
+``ModuleList`` and ``ModuleDict`` can be filled torch-style (``append``, ``extend``,
+``insert``, ``d[key] = module``) until they are first used by ``init``/``apply`` or
+hashed; after that they are frozen like every other module.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator, Mapping
+
+import jax
+
+from ._module import Context, Module
+
+__all__ = ["Sequential", "ModuleList", "ModuleDict"]
+
+_SEALED = "_fnet_sealed"
+
+
+def _check_module(owner: str, name: str, module: Any) -> "Module":
+    if not isinstance(module, Module):
+        raise TypeError(f"{owner}: entry {name!r} must be an fnet.nn.Module, got {type(module).__name__}")
+    return module
+
+
+class _Container(Module):
+    """Shared machinery: an ordered list of ``(name, module)`` pairs."""
+
+    def _set_items(self, items: list[tuple[str, Module]]) -> None:
+        object.__setattr__(self, "_items", items)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for name, module in self._items:
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def _all_children(self) -> Iterator[tuple[str, Module]]:
+        return iter(list(self._items))
+
+    def _config(self) -> tuple:
+        self._seal()
+        return tuple((name, module) for name, module in self._items)
+
+    def _seal(self) -> None:
+        object.__setattr__(self, _SEALED, True)
+
+    def _mutable(self, what: str) -> None:
+        if self.__dict__.get(_SEALED, False):
+            raise AttributeError(
+                f"{type(self).__name__}.{what}: the container was already used by init/apply "
+                f"or hashed, and is frozen now; build the whole container before using it"
+            )
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter([module for _, module in self._items])
+
+
+class Sequential(_Container):
+    """Chains modules: the output of each is the input of the next.
+
+    Args:
+        *args: modules, named ``"0"``, ``"1"``, ...; or a single ``OrderedDict``
+            of ``name -> module``.
+
+    PyTorch equivalent: ``torch.nn.Sequential``.
+    """
+
+    def __init__(self, *args: Module):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], Mapping):
+            items = [(str(k), _check_module("Sequential", k, m)) for k, m in args[0].items()]
+        else:
+            items = [(str(i), _check_module("Sequential", str(i), m)) for i, m in enumerate(args)]
+        self._set_items(items)
+
+    def __getitem__(self, idx: int | slice) -> Module:
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(self._items[idx]))
+        return self._items[idx][1]
+
+    def append(self, module: Module) -> "Sequential":
+        self._mutable("append")
+        self._items.append((str(len(self._items)), _check_module("Sequential", len(self._items), module)))
+        return self
+
+    def forward(self, ctx: Context, input: Any) -> Any:
+        for _, module in self._items:
+            input = module(ctx, input)
+        return input
+
+
+class ModuleList(_Container):
+    """A list of modules whose parameters are named ``"0"``, ``"1"``, ...
+
+    ``forward`` is not defined: a parent calls ``self.layers[i](ctx, x)``.
+
+    PyTorch equivalent: ``torch.nn.ModuleList``.
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None):
+        super().__init__()
+        self._set_items([])
+        if modules is not None:
+            for module in modules:
+                self._items.append((str(len(self._items)), _check_module("ModuleList", len(self._items), module)))
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return ModuleList([m for _, m in self._items[idx]])
+        return self._items[idx][1]
+
+    def append(self, module: Module) -> "ModuleList":
+        self._mutable("append")
+        self._items.append((str(len(self._items)), _check_module("ModuleList", len(self._items), module)))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        self._mutable("insert")
+        modules = [m for _, m in self._items]
+        modules.insert(index, _check_module("ModuleList", index, module))
+        self._set_items([(str(i), m) for i, m in enumerate(modules)])
+
+
+class ModuleDict(_Container):
+    """An ordered dict of modules; the keys are the parameter-name prefixes.
+
+    PyTorch equivalent: ``torch.nn.ModuleDict``.
+    """
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
+        super().__init__()
+        self._set_items([])
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        for name, module in self._items:
+            if name == key:
+                return module
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self._mutable("__setitem__")
+        key = str(key)
+        _check_module("ModuleDict", key, module)
+        for i, (name, _) in enumerate(self._items):
+            if name == key:
+                self._items[i] = (key, module)
+                return
+        self._items.append((key, module))
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for key, module in pairs:
+            self[key] = module
+
+    def __contains__(self, key: object) -> bool:
+        return any(name == key for name, _ in self._items)
+
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        return iter([name for name, _ in self._items])
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self._items]
+
+    def values(self) -> list[Module]:
+        return [module for _, module in self._items]
+
+    def items(self) -> list[tuple[str, Module]]:
+        return list(self._items)

@@ -1,0 +1,1 @@
+"""Parity case definitions, one module per family; each registers itself on import."""
