@@ -135,9 +135,15 @@ def test_parameters_and_buffers_of_a_custom_layer():
     assert eval_state is state
 
 
-def test_calling_a_module_outside_forward_explains_apply():
+def test_calling_a_module_with_parameters_outside_forward_explains_apply():
     with pytest.raises(TypeError, match="apply"):
         nn.Linear(2, 2)(jnp.ones(2))
+
+
+def test_array_free_modules_are_callable_like_torch():
+    np.testing.assert_array_equal(nn.ReLU()(jnp.array([-1.0, 2.0])), [0.0, 2.0])
+    seq = nn.Sequential(nn.ReLU(), nn.Identity())
+    np.testing.assert_array_equal(jax.jit(lambda x: seq(x))(jnp.array([-1.0, 2.0])), [0.0, 2.0])
 
 
 def test_calling_a_module_that_is_not_a_child():

@@ -298,16 +298,38 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward(self, ctx, ...)")
 
     def __call__(self, ctx: "Context", *inputs: Any, **kwargs: Any) -> Any:
+        """``child(ctx, x)`` inside a parent's forward; ``module(x)`` for array-free modules.
+
+        Modules without parameters (activations, losses, ``Flatten``) can be called
+        directly like torch modules, ``nn.CrossEntropyLoss()(logits, target)``; that
+        call runs in eval mode (``train=False``). Modules with parameters need their
+        arrays: ``module.apply(params, state, x)``.
+        """
         if not isinstance(ctx, Context):
-            raise TypeError(
-                f"{self.describe()}: a module is called as `child(ctx, x)` inside a parent's "
-                f"forward, got {type(ctx).__name__} as the first argument. To run a module on "
-                f"its own use `out, state = module.apply(params, state, x)`."
-            )
+            return self._direct_call(ctx, *inputs, **kwargs)
         sub = ctx._enter(self)
         output = self.forward(sub, *inputs, **kwargs)
         ctx._leave(sub)
         return output
+
+    def _direct_call(self, *inputs: Any, **kwargs: Any) -> Any:
+        reason = self._no_direct_call()
+        if reason is None:
+            shapes, _ = jax.eval_shape(self.init, jax.random.key(0))
+            if shapes:
+                reason = "it has parameters"
+        if reason is not None:
+            raise TypeError(
+                f"{self.describe()}: cannot be called like a function because {reason}. Inside a "
+                f"parent's forward call it as `self.child(ctx, x)`; on its own use "
+                f"`out, state = module.apply(params, state, x)`."
+            )
+        _, state = self.init(jax.random.key(0))  # buffers from configuration (loss weights)
+        return self.apply({}, state, *inputs, train=False, **kwargs)[0]
+
+    def _no_direct_call(self) -> str | None:
+        """Why this module cannot be called as ``module(x)`` (None: it can)."""
+        return None
 
     # -- printing --------------------------------------------------------------------
     def extra_repr(self) -> str:
