@@ -6,7 +6,7 @@ Each side computes its gradient at its *own* current parameters,
 ``g = c * (p - p_target) + noise_t`` (a fixed quadratic loss plus a pre-drawn noise
 sequence, so moments, maxima and clipping see a varied signal), and the parameter
 trajectory is compared at every step. With ``maximize=True`` the quadratic is negated
-so that ascent converges too. The fnet side runs jitted (``lax.scan`` over the steps).
+so that ascent converges too. The fnet side runs jitted, one step per call.
 
 Schedulers: torch's scheduler is driven with a dummy SGD optimizer and its
 ``get_last_lr()`` recorded before each ``step()``; fnet's schedule is evaluated at
@@ -105,18 +105,20 @@ def _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip):
         tx = optax.chain(optim.clip_grad_norm(value) if kind == "norm" else optim.clip_grad_value(value), tx)
     params = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in init.items()})
     targets = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in target.items()})
-    noises = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in noise.items()})
 
-    def step(carry, noise_t):
-        p, state = carry
+    @jax.jit  # one optimizer step; compiles faster than a lax.scan over all of them
+    def step(p, state, noise_t):
         grads = jax.tree.map(lambda p, tg, nz: sign * CURVATURE * (p - tg) + nz, p, targets, noise_t)
         updates, state = tx.update(grads, state, p)
-        p = optax.apply_updates(p, updates)
-        return (p, state), p
+        return optax.apply_updates(p, updates), state
 
-    run = jax.jit(lambda p, noises: jax.lax.scan(step, (p, tx.init(p)), noises)[1])
-    traj = run(params, noises)
-    return {n: np.asarray(v) for n, v in _tree.flatten(traj).items()}
+    state = tx.init(params)
+    traj = {n: [] for n in init}
+    for t in range(STEPS):
+        params, state = step(params, state, _tree.unflatten({n: v[t].astype(dtype) for n, v in noise.items()}))
+        for n, v in _tree.flatten(params).items():
+            traj[n].append(v)
+    return {n: np.stack([np.asarray(x) for x in v]) for n, v in traj.items()}
 
 
 DECOUPLED_NOTE = (
@@ -202,7 +204,6 @@ def optimizer_grid(cls_name: str, configs: list[dict]) -> None:
 
 optimizer_grid("SGD", [
     {},  # torch 2.13's defaults (lr=1e-3)
-    {"lr": 0.1, "weight_decay": 0.1},
     {"lr": 0.05, "momentum": 0.9},
     {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.05},
     {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.01},
@@ -212,14 +213,12 @@ optimizer_grid("SGD", [
 optimizer_grid("Adam", [
     {},
     {"lr": 1e-2, "weight_decay": 0.1},
-    {"lr": 1e-2, "amsgrad": True},
     {"lr": 1e-2, "amsgrad": True, "weight_decay": 0.05, "betas": (0.8, 0.99), "eps": 1e-6},
     {"lr": 1e-2, "maximize": True, "amsgrad": True, "weight_decay": 0.1},
 ])
 optimizer_grid("AdamW", [
     {},
     {"lr": 1e-2, "weight_decay": 0.5},
-    {"lr": 1e-2, "weight_decay": 0.0},
     {"lr": 1e-2, "amsgrad": True, "weight_decay": 0.05, "betas": (0.8, 0.99), "eps": 1e-6},
     {"lr": 1e-2, "maximize": True, "amsgrad": True},
 ])
@@ -228,14 +227,12 @@ optimizer_grid("RMSprop", [
     {},
     {"lr": 1e-3, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1},
     {"lr": 1e-2, "momentum": 0.9},
-    {"lr": 1e-2, "centered": True},
     {"lr": 1e-2, "centered": True, "momentum": 0.5, "weight_decay": 0.05},
     {"lr": 1e-2, "maximize": True, "centered": True, "momentum": 0.9},
 ])
 
 optimizer_grid("Adagrad", [
     {},
-    {"lr": 0.1, "weight_decay": 0.1},
     {"lr": 0.1, "lr_decay": 0.05},
     {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6},
     {"lr": 0.1, "maximize": True, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.05},
@@ -264,7 +261,6 @@ optimizer_grid("RAdam", [
     {},
     {"lr": 1e-2, "weight_decay": 0.1},
     {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True},
-    {"lr": 1e-2, "betas": (0.9, 0.99)},
     {"lr": 1e-2, "betas": (0.5, 0.9), "eps": 1e-6, "maximize": True},
 ])
 
