@@ -14,8 +14,9 @@ __all__ = ["Adadelta"]
 def _adadelta(where: str, lr, rho, eps, weight_decay, maximize):
     lr = _base.check_lr(where, lr)
     rho = _base.check_real(where, "rho", rho)
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"{where}: invalid rho value: expected 0 <= rho <= 1, got {rho!r}")
+    known = _base.known_value(rho)
+    if known is not None and not 0.0 <= known <= 1.0:
+        raise ValueError(f"{where}: invalid rho value: expected 0 <= rho <= 1, got {known!r}")
     eps = _base.check_nonneg(where, "eps", eps, "epsilon")
     weight_decay = _base.check_nonneg(where, "weight_decay", weight_decay)
     maximize = _base.check_bool(where, "maximize", maximize)

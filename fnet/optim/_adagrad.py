@@ -37,7 +37,7 @@ def scale_by_torch_adagrad(lr_decay: float, initial_accumulator_value: float,
         step = _base.safe_increment(state.step)
         total = jax.tree.map(lambda g, s: s + g * g, updates, state.sum)
         direction = jax.tree.map(lambda g, s: g / (jnp.sqrt(s) + eps), updates, total)
-        if lr_decay != 0.0:
+        if not _base.known_zero(lr_decay):
             factor = 1.0 / (1.0 + (_base.as_float(step) - 1.0) * lr_decay)
             direction = jax.tree.map(lambda d: d * like(factor, d), direction)
         return direction, AdagradState(step, total)

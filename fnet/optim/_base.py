@@ -20,6 +20,7 @@ from typing import Any, Callable, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 Schedule = Callable[[Any], Any]
@@ -34,29 +35,62 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def check_real(where: str, name: str, value: Any) -> float:
+def _is_scalar_array(x: Any) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray, np.generic)) and np.ndim(x) == 0 and not isinstance(x, bool)
+
+
+def known_value(x: Any) -> float | None:
+    """``x`` as a float when its value is known now: a number or a concrete scalar array."""
+    if _is_real(x):
+        return float(x)
+    if _is_scalar_array(x) and not isinstance(x, jax.core.Tracer):
+        return float(x)
+    return None
+
+
+def known_zero(x: Any) -> bool:
+    """True only for a Python number equal to 0.
+
+    Structural choices (skip the weight decay, plain momentum...) depend on Python
+    numbers only: ``optax.inject_hyperparams`` passes arrays, concrete in ``init`` and
+    traced in a jitted ``update``, and both calls must build the same state layout.
+    """
+    return _is_real(x) and x == 0
+
+
+def check_real(where: str, name: str, value: Any) -> Any:
+    """A real number (returned as float) or a scalar array (``optax.inject_hyperparams``)."""
+    if _is_scalar_array(value):
+        return value
     if not _is_real(value):
         raise TypeError(f"{where}: expected {name} to be a real number, got {value!r} "
                         f"({type(value).__name__})")
     return float(value)
 
 
-def check_lr(where: str, lr: Any) -> ScalarOrSchedule:
-    """A non-negative float, or a schedule (any callable ``step -> lr``)."""
+def check_lr(where: str, lr: Any) -> Any:
+    """A non-negative float, a schedule (any callable ``step -> lr``), or a scalar array.
+
+    Scalar arrays are what ``optax.inject_hyperparams(fnet.optim.Adam)(lr=1e-3)`` passes
+    (to change hyperparameters between steps, as torch users do through
+    ``param_groups``); they are checked when their value is known (not under ``jit``).
+    """
     if callable(lr):
         return lr
-    if not _is_real(lr):
+    if not (_is_real(lr) or _is_scalar_array(lr)):
         raise TypeError(f"{where}: expected lr to be a float or a schedule (a callable step -> lr), "
                         f"got {lr!r} ({type(lr).__name__})")
-    if not lr >= 0.0:
-        raise ValueError(f"{where}: invalid learning rate: expected lr >= 0, got {lr!r}")
-    return float(lr)
+    value = known_value(lr)
+    if value is not None and not value >= 0.0:
+        raise ValueError(f"{where}: invalid learning rate: expected lr >= 0, got {value!r}")
+    return float(lr) if _is_real(lr) else lr
 
 
-def check_nonneg(where: str, name: str, value: Any, what: str | None = None) -> float:
+def check_nonneg(where: str, name: str, value: Any, what: str | None = None) -> Any:
     value = check_real(where, name, value)
-    if not value >= 0.0:
-        raise ValueError(f"{where}: invalid {what or name} value: expected {name} >= 0, got {value!r}")
+    known = known_value(value)
+    if known is not None and not known >= 0.0:
+        raise ValueError(f"{where}: invalid {what or name} value: expected {name} >= 0, got {known!r}")
     return value
 
 
@@ -65,7 +99,9 @@ def check_betas(where: str, betas: Any) -> tuple[float, float]:
         raise TypeError(f"{where}: expected betas to be a pair (beta1, beta2), got {betas!r}")
     out = []
     for i, beta in enumerate(betas):
-        beta = check_real(where, f"betas[{i}]", beta)
+        if not _is_real(beta):  # the bias corrections need Python numbers (log(beta) in double)
+            raise TypeError(f"{where}: expected betas[{i}] to be a real number, got {beta!r}")
+        beta = float(beta)
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"{where}: invalid beta parameter at index {i}: "
                              f"expected 0 <= betas[{i}] < 1, got {beta!r}")
@@ -153,10 +189,10 @@ def torch_chain(core: optax.GradientTransformation, *, lr: ScalarOrSchedule,
     parts = []
     if maximize:
         parts.append(optax.scale(-1.0))
-    if weight_decay != 0.0 and not decoupled:
+    if not known_zero(weight_decay) and not decoupled:
         parts.append(optax.add_decayed_weights(weight_decay))
     parts.append(core)
-    if weight_decay != 0.0 and decoupled:
+    if not known_zero(weight_decay) and decoupled:
         parts.append(optax.add_decayed_weights(weight_decay))
     parts.append(optax.scale_by_learning_rate(lr))
     return optax.chain(*parts)

@@ -25,7 +25,7 @@ def _rmsprop(where: str, lr, alpha, eps, weight_decay, momentum, centered, maxim
         core = optax.scale_by_stddev(decay=alpha, eps=eps, initial_scale=0.0, eps_in_sqrt=False)
     else:
         core = optax.scale_by_rms(decay=alpha, eps=eps, initial_scale=0.0, eps_in_sqrt=False)
-    if momentum > 0:
+    if not _base.known_zero(momentum):
         # torch: buf = momentum * buf + g / avg with buf starting at zero: optax.trace.
         core = optax.chain(core, optax.trace(decay=momentum, nesterov=False))
     return _base.torch_chain(core, lr=lr, weight_decay=weight_decay, maximize=maximize)

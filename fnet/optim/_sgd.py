@@ -20,12 +20,13 @@ class SGDDampenedMomentumState(NamedTuple):
     momentum_buffer: optax.Updates
 
 
-def scale_by_dampened_momentum(momentum: float, dampening: float) -> optax.GradientTransformation:
-    """torch's momentum buffer with ``dampening != 0``.
+def scale_by_dampened_momentum(momentum: Any, dampening: Any, nesterov: bool = False) -> optax.GradientTransformation:
+    """torch's momentum buffer with dampening.
 
-    ``buf = g`` on the first step, then ``buf = momentum * buf + (1 - dampening) * g``.
-    optax's ``trace`` has no dampening, and a zero-initialised buffer with dampening would
-    give ``(1 - dampening) * g`` on the first step where torch copies ``g``. (For
+    ``buf = g`` on the first step, then ``buf = momentum * buf + (1 - dampening) * g``;
+    the direction is ``buf``, or ``g + momentum * buf`` with Nesterov. optax's ``trace``
+    has no dampening, and a zero-initialised buffer with dampening would give
+    ``(1 - dampening) * g`` on the first step where torch copies ``g``. (For a Python
     ``dampening == 0`` both agree and fnet uses ``optax.trace``.)
     """
 
@@ -38,7 +39,8 @@ def scale_by_dampened_momentum(momentum: float, dampening: float) -> optax.Gradi
         buf = jax.tree.map(
             lambda g, b: jnp.where(first, g, momentum * b + (1.0 - dampening) * g),
             updates, state.momentum_buffer)
-        return buf, SGDDampenedMomentumState(_base.safe_increment(state.step), buf)
+        out = jax.tree.map(lambda g, b: g + momentum * b, updates, buf) if nesterov else buf
+        return out, SGDDampenedMomentumState(_base.safe_increment(state.step), buf)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -50,16 +52,17 @@ def _sgd(where: str, lr, momentum, dampening, weight_decay, nesterov, maximize) 
     weight_decay = _base.check_nonneg(where, "weight_decay", weight_decay)
     nesterov = _base.check_bool(where, "nesterov", nesterov)
     maximize = _base.check_bool(where, "maximize", maximize)
-    if nesterov and (momentum <= 0 or dampening != 0):
+    m, d = _base.known_value(momentum), _base.known_value(dampening)
+    if nesterov and ((m is not None and m <= 0) or (d is not None and d != 0)):
         raise ValueError(f"{where}: Nesterov momentum requires a momentum and zero dampening: expected "
-                         f"momentum > 0 and dampening == 0, got momentum={momentum}, dampening={dampening}")
-    if momentum == 0:
+                         f"momentum > 0 and dampening == 0, got momentum={m}, dampening={d}")
+    if _base.known_zero(momentum):
         core = optax.identity()
-    elif dampening == 0:
+    elif _base.known_zero(dampening):
         # torch's first step copies g into the buffer; g + momentum * 0 is the same value.
         core = optax.trace(decay=momentum, nesterov=nesterov)
     else:
-        core = scale_by_dampened_momentum(momentum, dampening)
+        core = scale_by_dampened_momentum(momentum, dampening, nesterov)
     return _base.torch_chain(core, lr=lr, weight_decay=weight_decay, maximize=maximize)
 
 

@@ -345,11 +345,12 @@ class OneCycleLR(LRSchedule):
     holds the last value for a traced one). Like torch, the optimizer's own lr is
     ignored: ``max_lr`` sets the scale.
 
-    Momentum cycling: torch also rewrites the optimizer's ``momentum`` (or ``betas[0]``)
-    each step when ``cycle_momentum=True``. fnet optimizers take a fixed momentum, so
-    :meth:`momentum` returns the cycled value (``max_momentum`` to ``base_momentum`` and
-    back) for you to use, e.g. with ``optax.inject_hyperparams``; the optimizers do not
-    apply it themselves.
+    Momentum cycling is not applied: torch also rewrites the optimizer's ``momentum`` (or
+    ``betas[0]``) each step when ``cycle_momentum=True``, but fnet optimizers take a fixed
+    momentum. :meth:`momentum` returns torch's cycled value at a step (``max_momentum``
+    to ``base_momentum`` and back; checked against torch) for a custom optimizer; an fnet
+    ``SGD``/``Adam`` given this schedule as ``lr`` matches torch's ``OneCycleLR`` with
+    ``cycle_momentum=False``.
 
     PyTorch equivalent: ``torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr,
     total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,

@@ -98,14 +98,16 @@ def test_defaults_are_torch_defaults():
 # ---------------------------------------------------------------------------------------
 # purity and jit
 
-ALL = [optim.SGD(lr=0.1, momentum=0.9, dampening=0.1), optim.SGD(lr=0.1, momentum=0.9, nesterov=True),
-       optim.Adam(amsgrad=True, weight_decay=0.1), optim.AdamW(), optim.RMSprop(centered=True, momentum=0.5),
-       optim.Adagrad(lr_decay=0.1), optim.Adadelta(), optim.Adamax(), optim.NAdam(), optim.RAdam(),
-       optim.AdamW(lr=sched.OneCycleLR(0.1, total_steps=10),
-                   param_groups=[{"params": "*.bias", "weight_decay": 0.0}])]
+ALL = {"SGD-dampening": optim.SGD(lr=0.1, momentum=0.9, dampening=0.1),
+       "SGD-nesterov": optim.SGD(lr=0.1, momentum=0.9, nesterov=True),
+       "Adam-amsgrad": optim.Adam(amsgrad=True, weight_decay=0.1), "AdamW": optim.AdamW(),
+       "RMSprop": optim.RMSprop(centered=True, momentum=0.5), "Adagrad": optim.Adagrad(lr_decay=0.1),
+       "Adadelta": optim.Adadelta(), "Adamax": optim.Adamax(), "NAdam": optim.NAdam(), "RAdam": optim.RAdam(),
+       "AdamW-groups-schedule": optim.AdamW(lr=sched.OneCycleLR(0.1, total_steps=10),
+                                            param_groups=[{"params": "*.bias", "weight_decay": 0.0}])}
 
 
-@pytest.mark.parametrize("opt", ALL, ids=lambda o: str(id(o))[-4:])
+@pytest.mark.parametrize("opt", list(ALL.values()), ids=list(ALL))
 def test_update_is_pure_and_jittable(opt):
     state = opt.init(PARAMS)
     before = jax.tree.map(np.asarray, state)
@@ -139,6 +141,37 @@ def test_training_loop_under_jit_decreases_loss():
         params, state, loss = step(params, state)
         first = loss if first is None else first
     assert float(loss) < 0.01 * float(first)
+
+
+def test_inject_hyperparams_changes_lr_between_steps():
+    opt = optax.inject_hyperparams(optim.AdamW)(lr=1e-3, weight_decay=0.1)
+    state = opt.init(PARAMS)
+    u1, state = jax.jit(opt.update)(GRADS, state, PARAMS)
+    state.hyperparams["lr"] = jnp.asarray(2e-3)
+    u2, state = jax.jit(opt.update)(GRADS, state, PARAMS)
+    ref = optim.AdamW(lr=2e-3, weight_decay=0.1)
+    s = ref.init(PARAMS)
+    _, s = ref.update(GRADS, s, PARAMS)
+    r2, _ = ref.update(GRADS, s, PARAMS)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), u2, r2)
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.SGD(lr=jnp.asarray(-1.0))
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+                                         ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.2}),
+                                         ("RMSprop", {"momentum": 0.5, "centered": True}),
+                                         ("Adagrad", {"lr_decay": 0.1}), ("Adadelta", {}), ("NAdam", {}),
+                                         ("RAdam", {"weight_decay": 0.1})])
+def test_inject_hyperparams_matches_the_plain_optimizer(name, kwargs):
+    injected = optax.inject_hyperparams(getattr(optim, name))(**kwargs)
+    plain = getattr(optim, name)(**kwargs)
+    s1, s2 = injected.init(PARAMS), plain.init(PARAMS)
+    update = jax.jit(injected.update)
+    for _ in range(3):
+        u1, s1 = update(GRADS, s1, PARAMS)
+        u2, s2 = plain.update(GRADS, s2, PARAMS)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-8), u1, u2)
 
 
 def test_state_uses_torch_names():
@@ -333,7 +366,7 @@ SCHEDULES = [sched.StepLR(0.1, 3), sched.MultiStepLR(0.1, [2, 5]), sched.Constan
              sched.get_linear_schedule_with_warmup(0.1, 2, 10)]
 
 
-@pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=[f"{type(s).__name__}{i}" for i, s in enumerate(SCHEDULES)])
 def test_schedules_are_jit_safe_and_static(schedule):
     eager = [float(schedule(i)) for i in range(10)]
     jitted = [float(jax.jit(schedule)(jnp.int32(i))) for i in range(10)]
