@@ -91,6 +91,9 @@ def _update_running(old: jax.Array | None, batch: jax.Array, momentum: Any) -> j
     """torch's convention: ``new = (1 - momentum) * old + momentum * batch``, no gradient."""
     if old is None:
         return None
+    if momentum is None:
+        raise TypeError("momentum must be a number (None, the cumulative average, is resolved by "
+                        "nn.BatchNorm*d from num_batches_tracked), got None")
     batch = lax.stop_gradient(batch).astype(old.dtype)
     momentum = jnp.asarray(momentum, old.dtype)
     return (1 - momentum) * old + momentum * batch
@@ -113,6 +116,9 @@ def batch_norm_with_stats(input: jax.Array, running_mean: jax.Array | None,
         Otherwise the running statistics are returned unchanged (None stays None).
         ``momentum`` may be a traced scalar (``BatchNorm(momentum=None)`` passes
         ``1 / num_batches_tracked``). The running statistics carry no gradient.
+
+    PyTorch equivalent: ``torch.nn.functional.batch_norm`` plus the values it writes into
+    ``running_mean``/``running_var`` in place.
     """
     caller = "batch_norm"
     _checks.check_floating(caller, input)
@@ -195,6 +201,9 @@ def instance_norm_with_stats(input: jax.Array, running_mean: jax.Array | None = 
         running statistics given, each is updated as torch does: ``(1 - momentum) * old
         + momentum * s``, where ``s`` is the per-instance mean (or unbiased variance,
         over the spatial axes) averaged over the batch. No gradient flows into them.
+
+    PyTorch equivalent: ``torch.nn.functional.instance_norm`` plus the values it writes
+    into ``running_mean``/``running_var`` in place.
     """
     caller = "instance_norm"
     _checks.check_floating(caller, input)
