@@ -102,8 +102,8 @@ def _named_tensors(batch, output, loss, grads, new_params) -> list[tuple[str, An
 
 
 def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.GradientTransformation, *,
-                    compute_loss: ComputeLoss | None = None, donate: bool = True, jit: bool = True
-                    ) -> Callable:
+                    compute_loss: ComputeLoss | None = None, donate: bool = True, jit: bool = True,
+                    plan: Any = None, accumulate_steps: int = 1, remat: bool = False) -> Callable:
     """Builds ``step(params, state, opt_state, batch, key) -> (params, state, opt_state, metrics)``.
 
     One jitted function: forward in training mode, backward, optimizer update. Its
@@ -120,18 +120,77 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
             ``(model, params, state, batch, train, key) -> (loss, new_state, output, target)``.
         donate: donate the input buffers (saves memory; set False to keep them).
         jit: compile the step (False for debugging).
+        plan: a :class:`fnet.sharding.ShardingPlan`; gradients, parameters, buffers and
+            optimizer state are constrained to its layout (the batch arrives sharded).
+        accumulate_steps: split the batch into this many micro-batches along its first
+            dimension, run them one after another (``lax.scan``) and apply one update with
+            the mean gradient. Buffers (BatchNorm statistics) advance once per micro-batch,
+            as they do in a torch accumulation loop.
+        remat: recompute the forward pass during the backward pass (``jax.checkpoint``)
+            to trade compute for activation memory.
     """
     compute = compute_loss or default_compute_loss(loss_fn)
+    if accumulate_steps < 1:
+        raise ValueError(f"make_train_step: accumulate_steps must be >= 1, got {accumulate_steps}")
 
-    def step(params, state, opt_state, batch, key):
+    def grads_of(params, state, batch, key):
         def objective(p):
             loss, new_state, output, target = compute(model, p, state, batch, True, key)
             return loss, (new_state, output, target)
 
-        (loss, (new_state, output, target)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        if remat:
+            objective = jax.checkpoint(objective)
+        return jax.value_and_grad(objective, has_aux=True)(params)
+
+    def accumulated(params, state, batch, key):
+        k = accumulate_steps
+
+        def split(x):
+            if np.shape(x)[0] % k:
+                raise ValueError(f"make_train_step: batch dimension {np.shape(x)[0]} is not divisible by "
+                                 f"accumulate_steps={k}")
+            return x.reshape((k, x.shape[0] // k) + x.shape[1:])
+
+        micro = jax.tree.map(split, batch)
+
+        def body(carry, inputs):
+            grad_sum, loss_sum, metric_sum, state = carry
+            index, mb = inputs
+            sub = None if key is None else jax.random.fold_in(key, index)
+            (loss, (new_state, output, target)), grads = grads_of(params, state, mb, sub)
+            metrics = batch_metrics(output, target)
+            carry = (jax.tree.map(jnp.add, grad_sum, grads), loss_sum + loss,
+                     jax.tree.map(jnp.add, metric_sum, metrics), new_state)
+            return carry, (output, target)
+
+        first = jax.tree.map(lambda x: x[0], micro)
+        shapes = jax.eval_shape(lambda: grads_of(params, state, first, key))
+        (_, (_, out_shape, tgt_shape)), _ = shapes
+        zero_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                                    jax.eval_shape(batch_metrics, out_shape, tgt_shape))
+        init = (jax.tree.map(jnp.zeros_like, params), jnp.zeros((), jnp.float32), zero_metrics, state)
+        (grad_sum, loss_sum, metric_sum, new_state), (outputs, targets) = jax.lax.scan(
+            body, init, (jnp.arange(k), micro))
+        grads = jax.tree.map(lambda g: g / k, grad_sum)
+        loss = loss_sum / k
+        metrics = jax.tree.map(lambda m: m / k, metric_sum)
+        return loss, new_state, jax.tree.map(lambda o: o[-1], outputs), grads, metrics
+
+    def step(params, state, opt_state, batch, key):
+        if accumulate_steps > 1:
+            loss, new_state, output, grads, extra = accumulated(params, state, batch, key)
+        else:
+            (loss, (new_state, output, target)), grads = grads_of(params, state, batch, key)
+            extra = batch_metrics(output, target)
+        if plan is not None:
+            grads = plan.constrain(grads, plan.param_shardings(grads))
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        metrics = {"loss": loss, **batch_metrics(output, target)}
+        if plan is not None:
+            new_params = plan.constrain(new_params, plan.param_shardings(new_params))
+            new_state = plan.constrain(new_state, plan.param_shardings(new_state))
+            new_opt_state = plan.constrain(new_opt_state, plan.opt_state_shardings(new_opt_state, new_params))
+        metrics = {"loss": loss, **extra}
         metrics["nonfinite"] = _first_nonfinite(_named_tensors(batch, output, loss, grads, new_params))
         return new_params, new_state, new_opt_state, metrics
 
@@ -273,7 +332,8 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
         key: jax.Array | None = None, opt_state=None, compute_loss: ComputeLoss | None = None,
         checkpoint_dir: str | None = None, checkpoint_every: int | None = None, resume: bool = True,
         keep_checkpoints: int = 2, progress: bool = True, check_finite: bool = True,
-        train_step: Callable | None = None) -> FitResult:
+        train_step: Callable | None = None, plan: Any = None, accumulate_steps: int = 1,
+        remat: bool = False) -> FitResult:
     """Trains ``model`` for ``epochs`` passes over ``train_loader``.
 
     Each step runs :func:`make_train_step` with the key ``fold_in(key, step)``, so a run is
@@ -299,6 +359,13 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
         progress: a tqdm bar per epoch with loss and throughput.
         check_finite: stop with :class:`NonFiniteError` naming the step and the first
             non-finite tensor (input, output, loss, gradient or parameter) when one appears.
+        train_step: a prebuilt step (default :func:`make_train_step` with the options here).
+        plan: a :class:`fnet.sharding.ShardingPlan` (data parallel, FSDP, tensor parallel):
+            parameters, buffers and optimizer state are placed by it and every batch is
+            split over its data axis. ``len(batch)`` is the global batch size; each of
+            the ``plan.data_parallel_size`` devices gets ``batch / n`` samples.
+        accumulate_steps: gradient accumulation over micro-batches (see :func:`make_train_step`).
+        remat: recompute activations in the backward pass (``jax.checkpoint``).
 
     Returns:
         ``FitResult(params, state, opt_state, history, step)``; ``history`` has per-epoch
@@ -307,7 +374,8 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
     """
     key = jax.random.key(0) if key is None else key
     opt_state = optimizer.init(params) if opt_state is None else opt_state
-    step_fn = train_step or make_train_step(model, loss_fn, optimizer, compute_loss=compute_loss)
+    step_fn = train_step or make_train_step(model, loss_fn, optimizer, compute_loss=compute_loss, plan=plan,
+                                            accumulate_steps=accumulate_steps, remat=remat)
     eval_fn = make_eval_step(model, loss_fn, compute_loss=compute_loss) if eval_loader is not None else None
     steps_per_epoch = len(train_loader)
     history: dict[str, list] = {}
@@ -321,9 +389,12 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
     start_epoch, start_batch = divmod(step, steps_per_epoch) if steps_per_epoch else (0, 0)
     # The step donates its buffers; copy once so the caller's arrays stay valid.
     params, state, opt_state = jax.tree.map(jnp.copy, (params, state, opt_state))
+    if plan is not None:
+        params, state = plan.shard_params(params), plan.shard_params(state)
+        opt_state = plan.shard_opt_state(opt_state, params)
 
     def checkpoint(epoch_sums):
-        if checkpoint_dir:
+        if checkpoint_dir and jax.process_index() == 0:
             info = {"step": step, "history": history, "partial": epoch_sums}
             _save_training_checkpoint(checkpoint_dir, model, params, state, opt_state, info, keep_checkpoints)
 
@@ -343,6 +414,8 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
         t0 = time.perf_counter()
         for batch in batches:
             n = _batch_size(batch)
+            if plan is not None:
+                batch = plan.shard_batch(batch)
             step_key = jax.random.fold_in(key, step)
             new = step_fn(params, state, opt_state, batch, step_key)
             metrics = new[3]

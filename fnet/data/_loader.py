@@ -55,6 +55,11 @@ class DataLoader:
         prefetch: batches prepared ahead by a background thread (0 disables it).
         device: None yields numpy arrays; ``"default"`` or a ``jax.Device`` /
             ``jax.sharding.Sharding`` yields arrays placed there (``jax.device_put``).
+        num_shards, shard_index: for multi-host training, each process passes
+            ``jax.process_count()`` and ``jax.process_index()``: ``batch_size`` stays the
+            global batch size and this process reads only its contiguous slice
+            (``batch_size // num_shards`` samples) of every global batch, in the same
+            global order on every process.
 
     ``set_epoch(e)`` selects the epoch explicitly; iterating again advances it by one.
 
@@ -64,9 +69,15 @@ class DataLoader:
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, *,
                  drop_last: bool = False, collate_fn: Callable[[list], Any] | None = None,
-                 seed: int = 0, prefetch: int = 2, device: Any = None, num_workers: int = 0):
+                 seed: int = 0, prefetch: int = 2, device: Any = None, num_workers: int = 0,
+                 num_shards: int = 1, shard_index: int = 0):
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size should be a positive integer value, got {batch_size!r}")
+        if batch_size % num_shards or not 0 <= shard_index < num_shards:
+            raise ValueError(f"DataLoader: the global batch_size {batch_size} must split evenly into "
+                             f"num_shards={num_shards} and 0 <= shard_index < num_shards, got {shard_index}")
+        self.num_shards = num_shards
+        self.shard_index = shard_index
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -99,7 +110,10 @@ class DataLoader:
                 if len(order[i:i + self.batch_size])]
 
     def _make_batch(self, epoch: int, number: int, indices: np.ndarray) -> Any:
-        _local.rng = np.random.default_rng([self.seed, epoch, number, 7])
+        _local.rng = np.random.default_rng([self.seed, epoch, number, 7, self.shard_index])
+        if self.num_shards > 1:
+            local = len(indices) // self.num_shards
+            indices = indices[self.shard_index * local:(self.shard_index + 1) * local]
         if self.collate_fn is not None:
             batch = self.collate_fn([self.dataset[int(i)] for i in indices])
         elif hasattr(self.dataset, "get_batch"):
