@@ -103,7 +103,8 @@ def _named_tensors(batch, output, loss, grads, new_params) -> list[tuple[str, An
 
 def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.GradientTransformation, *,
                     compute_loss: ComputeLoss | None = None, donate: bool = True, jit: bool = True,
-                    plan: Any = None, accumulate_steps: int = 1, remat: bool = False) -> Callable:
+                    plan: Any = None, accumulate_steps: int = 1, remat: bool = False,
+                    grad_scaler: Any = None) -> Callable:
     """Builds ``step(params, state, opt_state, batch, key) -> (params, state, opt_state, metrics)``.
 
     One jitted function: forward in training mode, backward, optimizer update. Its
@@ -128,21 +129,28 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
             as they do in a torch accumulation loop.
         remat: recompute the forward pass during the backward pass (``jax.checkpoint``)
             to trade compute for activation memory.
+        grad_scaler: a :class:`fnet.precision.GradScaler` for float16 training. The
+            optimizer must then be ``fnet.precision.scaled_optimizer(optimizer, scaler)``
+            (``fit`` wraps it for you); steps with non-finite gradients are skipped.
     """
     compute = compute_loss or default_compute_loss(loss_fn)
     if accumulate_steps < 1:
         raise ValueError(f"make_train_step: accumulate_steps must be >= 1, got {accumulate_steps}")
 
-    def grads_of(params, state, batch, key):
+    def grads_of(params, state, batch, key, scale=None):
         def objective(p):
             loss, new_state, output, target = compute(model, p, state, batch, True, key)
-            return loss, (new_state, output, target)
+            scaled = loss if scale is None else loss.astype(jnp.float32) * scale
+            return scaled, (new_state, output, target, loss)
 
         if remat:
             objective = jax.checkpoint(objective)
-        return jax.value_and_grad(objective, has_aux=True)(params)
+        (_, (new_state, output, target, loss)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        if scale is not None:
+            grads = jax.tree.map(lambda g: (g / scale).astype(g.dtype), grads)
+        return (loss, (new_state, output, target)), grads
 
-    def accumulated(params, state, batch, key):
+    def accumulated(params, state, batch, key, scale):
         k = accumulate_steps
 
         def split(x):
@@ -157,14 +165,14 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
             grad_sum, loss_sum, metric_sum, state = carry
             index, mb = inputs
             sub = None if key is None else jax.random.fold_in(key, index)
-            (loss, (new_state, output, target)), grads = grads_of(params, state, mb, sub)
+            (loss, (new_state, output, target)), grads = grads_of(params, state, mb, sub, scale)
             metrics = batch_metrics(output, target)
             carry = (jax.tree.map(jnp.add, grad_sum, grads), loss_sum + loss,
                      jax.tree.map(jnp.add, metric_sum, metrics), new_state)
             return carry, (output, target)
 
         first = jax.tree.map(lambda x: x[0], micro)
-        shapes = jax.eval_shape(lambda: grads_of(params, state, first, key))
+        shapes = jax.eval_shape(lambda: grads_of(params, state, first, key, scale))
         (_, (_, out_shape, tgt_shape)), _ = shapes
         zero_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
                                     jax.eval_shape(batch_metrics, out_shape, tgt_shape))
@@ -177,10 +185,11 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
         return loss, new_state, jax.tree.map(lambda o: o[-1], outputs), grads, metrics
 
     def step(params, state, opt_state, batch, key):
+        scale = opt_state[1].scale if grad_scaler is not None else None
         if accumulate_steps > 1:
-            loss, new_state, output, grads, extra = accumulated(params, state, batch, key)
+            loss, new_state, output, grads, extra = accumulated(params, state, batch, key, scale)
         else:
-            (loss, (new_state, output, target)), grads = grads_of(params, state, batch, key)
+            (loss, (new_state, output, target)), grads = grads_of(params, state, batch, key, scale)
             extra = batch_metrics(output, target)
         if plan is not None:
             grads = plan.constrain(grads, plan.param_shardings(grads))
@@ -191,7 +200,11 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
             new_state = plan.constrain(new_state, plan.param_shardings(new_state))
             new_opt_state = plan.constrain(new_opt_state, plan.opt_state_shardings(new_opt_state, new_params))
         metrics = {"loss": loss, **extra}
-        metrics["nonfinite"] = _first_nonfinite(_named_tensors(batch, output, loss, grads, new_params))
+        # With a loss scaler, overflowing gradients are expected now and then (the step is skipped).
+        checked_grads = {} if grad_scaler is not None else grads
+        metrics["nonfinite"] = _first_nonfinite(_named_tensors(batch, output, loss, checked_grads, new_params))
+        if grad_scaler is not None:
+            metrics["loss_scale"] = new_opt_state[1].scale
         return new_params, new_state, new_opt_state, metrics
 
     if not jit:
@@ -333,7 +346,7 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
         checkpoint_dir: str | None = None, checkpoint_every: int | None = None, resume: bool = True,
         keep_checkpoints: int = 2, progress: bool = True, check_finite: bool = True,
         train_step: Callable | None = None, plan: Any = None, accumulate_steps: int = 1,
-        remat: bool = False) -> FitResult:
+        remat: bool = False, grad_scaler: Any = None) -> FitResult:
     """Trains ``model`` for ``epochs`` passes over ``train_loader``.
 
     Each step runs :func:`make_train_step` with the key ``fold_in(key, step)``, so a run is
@@ -366,6 +379,7 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
             the ``plan.data_parallel_size`` devices gets ``batch / n`` samples.
         accumulate_steps: gradient accumulation over micro-batches (see :func:`make_train_step`).
         remat: recompute activations in the backward pass (``jax.checkpoint``).
+        grad_scaler: a :class:`fnet.precision.GradScaler` (float16 training).
 
     Returns:
         ``FitResult(params, state, opt_state, history, step)``; ``history`` has per-epoch
@@ -373,9 +387,14 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
         ``val_accuracy``, ``seconds``, ``samples_per_second``.
     """
     key = jax.random.key(0) if key is None else key
+    if grad_scaler is not None:
+        from .precision import scaled_optimizer
+
+        optimizer = scaled_optimizer(optimizer, grad_scaler)
     opt_state = optimizer.init(params) if opt_state is None else opt_state
     step_fn = train_step or make_train_step(model, loss_fn, optimizer, compute_loss=compute_loss, plan=plan,
-                                            accumulate_steps=accumulate_steps, remat=remat)
+                                            accumulate_steps=accumulate_steps, remat=remat,
+                                            grad_scaler=grad_scaler)
     eval_fn = make_eval_step(model, loss_fn, compute_loss=compute_loss) if eval_loader is not None else None
     steps_per_epoch = len(train_loader)
     history: dict[str, list] = {}
@@ -432,7 +451,7 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
             step += 1
             count += n
             for name, value in metrics.items():
-                if name != "nonfinite":
+                if name not in ("nonfinite", "loss_scale"):
                     sums[name] = sums.get(name, 0.0) + float(value) * n
             if bar is not None:
                 elapsed = seconds + time.perf_counter() - t0

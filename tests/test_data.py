@@ -238,3 +238,32 @@ def test_bundled_datasets_have_model_ready_shapes():
     assert x.shape == (32, 3) and y.shape == (32, 1)
     x, y = D.make_classification(40, n_features=4, n_classes=3).tensors
     assert x.shape == (40, 4) and set(np.unique(y)) <= {0, 1, 2}
+
+
+def test_bucket_collate_keeps_shapes_static():
+    class Seqs(D.Dataset):
+        lengths = [3, 9, 5, 17, 2, 8]
+
+        def __len__(self):
+            return len(self.lengths)
+
+        def __getitem__(self, i):
+            n = self.lengths[i]
+            return {"input_ids": np.arange(1, n + 1), "attention_mask": np.ones(n, np.int64), "label": i}
+
+    loader = D.DataLoader(Seqs(), batch_size=2, collate_fn=D.BucketCollate((8, 16, 32), lengths_key="length"))
+    batches = list(loader)
+    assert [b["input_ids"].shape for b in batches] == [(2, 16), (2, 32), (2, 8)]
+    np.testing.assert_array_equal(batches[0]["attention_mask"][0], [1, 1, 1] + [0] * 13)
+    np.testing.assert_array_equal(batches[1]["length"], [5, 17])
+    np.testing.assert_array_equal(batches[2]["label"], [4, 5])
+    with pytest.raises(ValueError, match="longer than the largest bucket"):
+        D.BucketCollate((4,))([{"input_ids": np.arange(5)}])
+
+
+def test_compilation_cache_setting(tmp_path):
+    import fnet
+
+    path = fnet.config.enable_compilation_cache(str(tmp_path / "cache"), min_compile_time_secs=0.0)
+    assert jax.config.jax_compilation_cache_dir == path
+    jax.config.update("jax_compilation_cache_dir", None)
