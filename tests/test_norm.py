@@ -297,3 +297,20 @@ def test_no_warning_for_matching_channels():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _run(nn.InstanceNorm2d(3), np.random.default_rng(0).standard_normal((2, 3, 4, 4)), train=True)
+
+
+def test_bf16_inputs_normalise_in_float32_under_mixed_precision():
+    from fnet import precision as P
+
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.LayerNorm(8), nn.GroupNorm(2, 8))
+    fast = P.mixed_precision(model)
+    params, state = fast.init(jax.random.key(0))
+    x = jnp.asarray(np.random.default_rng(4).standard_normal((16, 6)), jnp.float32)
+    out, new_state = fast.apply(params, state, x, train=True)
+    ref, ref_state = model.apply(params, state, x, train=True)
+    assert out.dtype == jnp.float32
+    assert all(v.dtype == state["1"][k].dtype for k, v in new_state["1"].items())
+    assert float(jnp.max(jnp.abs(out - ref))) < 0.1  # bf16 Linear; the statistics are float32
+    np.testing.assert_allclose(new_state["1"]["running_var"], ref_state["1"]["running_var"], rtol=2e-2)
+    y = F.layer_norm(jnp.asarray(np.arange(8) + 1000.0, jnp.bfloat16), 8)
+    assert y.dtype == jnp.bfloat16 and float(jnp.abs(y.astype(jnp.float32)).max()) < 2.0
