@@ -48,8 +48,8 @@ def _vector_norm(x: jax.Array, p: float) -> jax.Array:
 
 
 def _total_norm(leaves: list, p: float) -> jax.Array:
-    norms = [_vector_norm(g, p) for g in leaves]
-    return _vector_norm(jnp.stack(jnp.broadcast_arrays(*norms)) if len(norms) > 1 else norms[0][None], p)
+    """torch: the p-norm of the stacked per-leaf p-norms (same as one norm over all elements)."""
+    return _vector_norm(jnp.stack([_vector_norm(g, p) for g in leaves]), p)
 
 
 def _clip_by_total_norm(grads: Any, max_norm: float, p: float) -> tuple[Any, jax.Array]:
