@@ -10,5 +10,7 @@ from ._activation import *  # noqa: F401,F403
 from ._activation import __all__ as _activation_all
 from ._linear import *  # noqa: F401,F403
 from ._linear import __all__ as _linear_all
+from ._loss import *  # noqa: F401,F403
+from ._loss import __all__ as _loss_all
 
-__all__ = [*_activation_all, *_linear_all]
+__all__ = [*_activation_all, *_linear_all, *_loss_all]
