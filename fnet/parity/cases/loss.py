@@ -86,8 +86,7 @@ def _ignore_kwargs(ignore):
 CE_GRID = [  # (shape, ignore, label_smoothing, weighted)
     *[("2d", ig, ls, w) for ig in ("none", "hit", "hit-100", "all") for ls, w in ((0.0, False), (0.1, True))],
     ("2d", "hit", 0.1, False), ("2d", "hit", 0.0, True),
-    ("2d", "none", 0.1, False), ("2d", "none", 0.0, True),
-    ("4d", "none", 0.0, False), ("4d", "hit", 0.1, True), ("4d", "hit", 0.0, True),
+    ("4d", "none", 0.0, False), ("4d", "hit", 0.1, True),
     ("4d", "hit-100", 0.1, False), ("4d", "all", 0.1, True),
     ("unbatched", "none", 0.1, True), ("unbatched", "all", 0.0, False),
 ]
@@ -105,7 +104,7 @@ for shape_name, ignore, ls, weighted in CE_GRID:
     fcase(f"F.cross_entropy[{shape_name},ignore={ignore},ls={ls},weight={weighted}]",
           F.cross_entropy, TF.cross_entropy, ce_inputs, ["functional.cross_entropy"], kw)
 
-NLL_GRID = [("2d", "none", False), ("2d", "hit", True), ("2d", "hit-100", False), ("4d", "hit", True),
+NLL_GRID = [("2d", "none", False), ("2d", "hit", True), ("4d", "hit", True),
             ("unbatched", "none", True), ("2d", "all", True)]
 
 for shape_name, ignore, weighted in NLL_GRID:
@@ -123,8 +122,7 @@ for shape_name, ignore, weighted in NLL_GRID:
 
 # -- cross_entropy with class probabilities (target differentiated) ----------------------------
 
-for shape_name, ls, weighted in (("2d", 0.0, False), ("2d", 0.1, True), ("2d", 0.1, False),
-                                 ("4d", 0.0, True), ("4d", 0.1, False), ("unbatched", 0.1, True)):
+for shape_name, ls, weighted in (("2d", 0.0, False), ("2d", 0.1, True), ("4d", 0.0, True), ("4d", 0.1, False), ("unbatched", 0.1, True)):
     shape = SHAPES[shape_name]
     c = shape[0] if len(shape) == 1 else shape[1]
     axis = 0 if len(shape) == 1 else 1
@@ -150,16 +148,11 @@ def _legacy(fn, size_average, reduce):
     return run
 
 
-for size_average, reduce in ((False, None), (None, False), (True, True)):
-    function_case(f"F.cross_entropy[legacy size_average={size_average},reduce={reduce}]", FAMILY,
-                  _legacy(F.cross_entropy, size_average, reduce),
-                  _legacy(TF.cross_entropy, size_average, reduce),
-                  lambda rng: [rng.standard_normal((5, 3)), rng.integers(0, 3, 5)],
-                  covers=["functional.cross_entropy"])
-function_case("F.mse_loss[legacy size_average=False]", FAMILY, _legacy(F.mse_loss, False, None),
-              _legacy(TF.mse_loss, False, None),
-              lambda rng: [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))],
-              covers=["functional.mse_loss"])
+# (the whole mapping table is unit-tested in tests/test_loss.py)
+function_case("F.cross_entropy[legacy size_average=False]", FAMILY,
+              _legacy(F.cross_entropy, False, None), _legacy(TF.cross_entropy, False, None),
+              lambda rng: [rng.standard_normal((5, 3)), rng.integers(0, 3, 5)],
+              covers=["functional.cross_entropy"])
 
 # -- binary cross entropy ----------------------------------------------------------------------
 
@@ -313,8 +306,8 @@ for weighted in (False, True):
           ["functional.multilabel_soft_margin_loss"],
           {"weight": np.linspace(0.5, 2.0, 5)} if weighted else None)
 
-for p, swap, shape in ((2.0, False, (5, 6)), (1.0, False, (5, 6)), (2.0, True, (5, 6)),
-                       (3.0, True, (5, 6)), (2.0, False, (6,))):
+for p, swap, shape in ((2.0, False, (5, 6)), (1.0, False, (5, 6)), (3.0, True, (5, 6)),
+                       (2.0, False, (6,))):
     fcase(f"F.triplet_margin_loss[p={p},swap={swap},shape={shape}]", F.triplet_margin_loss,
           TF.triplet_margin_loss,
           lambda rng, shape=shape: [rng.standard_normal(shape), rng.standard_normal(shape),
@@ -339,7 +332,7 @@ def _counts(rng, shape):
     return np.maximum(t, 0.25)  # d/dtarget of Stirling's term is nan at 0, in torch too
 
 
-for log_input, full in ((True, False), (False, False), (True, True), (False, True)):
+for log_input, full in ((True, False), (False, False), (True, True)):
     fcase(f"F.poisson_nll_loss[log_input={log_input},full={full}]", F.poisson_nll_loss,
           TF.poisson_nll_loss,
           lambda rng, li=log_input: [rng.standard_normal((4, 5)) if li else rng.uniform(0.2, 3, (4, 5)),
@@ -374,7 +367,6 @@ W4 = _class_weight(4).astype(np.float32)
 CE_MODULE_GRID = [  # (name, reduction, ignore, label_smoothing, weighted, shape)
     ("mean,weight,ls=0.1,ignore hit", "mean", "hit", 0.1, True, "2d"),
     ("none,weight,ignore hit", "none", "hit", 0.0, True, "2d"),
-    ("sum,4d,ls=0.1", "sum", "hit-100", 0.1, False, "4d"),
     ("mean,all ignored,weight", "mean", "all", 0.1, True, "2d"),
 ]
 for name, reduction, ignore, ls, weighted, shape_name in CE_MODULE_GRID:
@@ -399,9 +391,6 @@ mcase("nn.CrossEntropyLoss[probabilities,weight,ls=0.1]",
 mcase("nn.NLLLoss[weight,ignore hit]",
       lambda: (nn.NLLLoss(weight=W4, ignore_index=1), torch.nn.NLLLoss(weight=_t(W4), ignore_index=1)),
       lambda rng: [rng.standard_normal((6, 4)), _index_target(rng, (6, 4), "hit")], ["nn.NLLLoss"])
-mcase("nn.NLLLoss[4d,sum]", lambda: (nn.NLLLoss(reduction="sum"), torch.nn.NLLLoss(reduction="sum")),
-      lambda rng: [rng.standard_normal((2, 3, 3, 2)), _index_target(rng, (2, 3, 3, 2), "none")],
-      ["nn.NLLLoss"])
 
 for cls_name, kwargs in (("L1Loss", {}), ("MSELoss", {"reduction": "sum"}),
                          ("SmoothL1Loss", {"beta": 0.5}), ("HuberLoss", {"delta": 0.7, "reduction": "none"})):
@@ -414,14 +403,9 @@ mcase("nn.BCELoss[weight]",
       lambda: (nn.BCELoss(weight=np.float32([0.5, 1.0, 2.0, 1.5])),
                torch.nn.BCELoss(weight=_t([0.5, 1.0, 2.0, 1.5]))),
       lambda rng: [_probs(rng, (3, 4)), rng.uniform(0, 1, (3, 4))], ["nn.BCELoss"])
-mcase("nn.BCELoss[none]", lambda: (nn.BCELoss(reduction="none"), torch.nn.BCELoss(reduction="none")),
-      lambda rng: [_probs(rng, (5,)), rng.uniform(0, 1, (5,))], ["nn.BCELoss"])
 mcase("nn.BCEWithLogitsLoss[weight,pos_weight]",
       lambda: (nn.BCEWithLogitsLoss(weight=np.float32([1.0, 0.5, 2.0, 1.0]), pos_weight=np.float32([3.0, 1.0, 0.5, 2.0])),
                torch.nn.BCEWithLogitsLoss(weight=_t([1.0, 0.5, 2.0, 1.0]), pos_weight=_t([3.0, 1.0, 0.5, 2.0]))),
-      lambda rng: [2 * rng.standard_normal((3, 4)), rng.uniform(0, 1, (3, 4))], ["nn.BCEWithLogitsLoss"])
-mcase("nn.BCEWithLogitsLoss[plain,sum]",
-      lambda: (nn.BCEWithLogitsLoss(reduction="sum"), torch.nn.BCEWithLogitsLoss(reduction="sum")),
       lambda rng: [2 * rng.standard_normal((3, 4)), rng.uniform(0, 1, (3, 4))], ["nn.BCEWithLogitsLoss"])
 
 for reduction, log_target in (("batchmean", False), ("none", True)):
