@@ -67,7 +67,7 @@ def _legacy_get_string(size_average: bool | None, reduce: bool | None, emit_warn
         ret = "none"
     if emit_warning:
         warnings.warn(f"size_average and reduce args will be deprecated, please use "
-                      f"reduction='{ret}' instead.", stacklevel=3)
+                      f"reduction='{ret}' instead.", stacklevel=4)
     return ret
 
 
@@ -296,6 +296,19 @@ def huber_loss(input: Array, target: Array, reduction: str = "mean", delta: floa
 
 # -- binary cross entropy ------------------------------------------------------------------
 
+def _broadcastable_to(where: str, name: str, weight: Any, target: Array) -> Array:
+    """A BCE ``weight``/``pos_weight``: it must broadcast to the target's shape, not beyond."""
+    weight = jnp.asarray(weight)
+    try:
+        shape = jnp.broadcast_shapes(target.shape, weight.shape)
+    except ValueError:
+        shape = None
+    if shape != target.shape:
+        raise ValueError(f"{where}: {name} of shape {fmt_shape(weight.shape)} cannot be broadcast "
+                         f"to the target shape {fmt_shape(target.shape)}")
+    return weight
+
+
 @jax.custom_jvp
 def _bce_elementwise(x: Array, t: Array) -> Array:
     # torch: logs clamped at -100 so that a probability of exactly 0 or 1 gives a finite loss
@@ -340,15 +353,7 @@ def _binary_cross_entropy(where: str, input: Any, target: Any, weight: Any, redu
     dtype = jnp.result_type(input, target)
     loss = _bce_elementwise(input.astype(dtype), target.astype(dtype))
     if weight is not None:
-        weight = jnp.asarray(weight)
-        try:
-            shape = jnp.broadcast_shapes(target.shape, weight.shape)
-        except ValueError:
-            shape = None
-        if shape != target.shape:
-            raise ValueError(f"{where}: weight of shape {fmt_shape(weight.shape)} cannot be "
-                             f"broadcast to the target shape {fmt_shape(target.shape)}")
-        loss = loss * weight.astype(dtype)
+        loss = loss * _broadcastable_to(where, "weight", weight, target).astype(dtype)
     return _reduce(loss, reduction)
 
 
@@ -390,22 +395,11 @@ def _bce_with_logits(where: str, input: Any, target: Any, weight: Any, reduction
     input, target = input.astype(dtype), target.astype(dtype)
     log_sigmoid = jax.nn.log_sigmoid(input)  # stable: -softplus(-x)
     if pos_weight is not None:
-        pos_weight = jnp.asarray(pos_weight).astype(dtype)
-        try:
-            jnp.broadcast_shapes(target.shape, pos_weight.shape)
-        except ValueError:
-            raise ValueError(f"{where}: pos_weight of shape {fmt_shape(pos_weight.shape)} cannot "
-                             f"be broadcast to the target shape {fmt_shape(target.shape)}") from None
+        pos_weight = _broadcastable_to(where, "pos_weight", pos_weight, target).astype(dtype)
         log_sigmoid = log_sigmoid * ((pos_weight - 1) * target + 1)
     loss = (1 - target) * input - log_sigmoid
     if weight is not None:
-        weight = jnp.asarray(weight).astype(dtype)
-        try:
-            jnp.broadcast_shapes(loss.shape, weight.shape)
-        except ValueError:
-            raise ValueError(f"{where}: weight of shape {fmt_shape(weight.shape)} cannot be "
-                             f"broadcast to the target shape {fmt_shape(target.shape)}") from None
-        loss = loss * weight
+        loss = loss * _broadcastable_to(where, "weight", weight, target).astype(dtype)
     return _reduce(loss, reduction)
 
 
