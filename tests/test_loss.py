@@ -256,7 +256,8 @@ def test_weights_are_buffers_with_torch_names():
     for ours, theirs in [
         (nn.CrossEntropyLoss(weight=w), torch.nn.CrossEntropyLoss(weight=torch.tensor(w))),
         (nn.BCEWithLogitsLoss(pos_weight=w), torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(w))),
-        (nn.BCEWithLogitsLoss(w, pos_weight=w), torch.nn.BCEWithLogitsLoss(torch.tensor(w), pos_weight=torch.tensor(w))),
+        (nn.BCEWithLogitsLoss(w, pos_weight=w),
+         torch.nn.BCEWithLogitsLoss(torch.tensor(w), pos_weight=torch.tensor(w))),
         (nn.NLLLoss(), torch.nn.NLLLoss()),
         (nn.MultiMarginLoss(weight=w), torch.nn.MultiMarginLoss(weight=torch.tensor(w))),
     ]:

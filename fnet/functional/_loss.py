@@ -250,10 +250,13 @@ def _smooth_l1_loss(where: str, input: Any, target: Any, reduction: str, beta: f
     if beta < 0:
         raise ValueError(f"{where}: beta must be non-negative, got {beta}")
     input, target = _broadcast(where, _float(where, input), _numeric(target), warn=True)
-    z = _abs(input - target)
+    d = input - target
+    z = _abs(d)
     if beta == 0.0:  # torch switches to l1_loss
         return _reduce(z, reduction)
-    loss = jnp.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
+    # the quadratic branch squares d, not z: the same value, and a second derivative that
+    # is 1/beta also at d == 0
+    loss = jnp.where(z < beta, 0.5 * d * d / beta, z - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -274,8 +277,9 @@ def _huber_loss(where: str, input: Any, target: Any, reduction: str, delta: floa
     if delta <= 0:
         raise ValueError(f"{where}: delta must be positive, got {delta}")
     input, target = _broadcast(where, _float(where, input), _numeric(target), warn=True)
-    z = _abs(input - target)
-    loss = jnp.where(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
+    d = input - target
+    z = _abs(d)
+    loss = jnp.where(z < delta, 0.5 * d * d, delta * (z - 0.5 * delta))
     if weight is not None:
         # torch's weighted 'mean' is a plain mean of the weighted losses (unlike mse/l1)
         return _weighted_elementwise(where, loss, weight, input, reduction, mean_by_weight=False)

@@ -122,7 +122,9 @@ for shape_name, ignore, weighted in NLL_GRID:
 
 # -- cross_entropy with class probabilities (target differentiated) ----------------------------
 
-for shape_name, ls, weighted in (("2d", 0.0, False), ("2d", 0.1, True), ("4d", 0.0, True), ("4d", 0.1, False), ("unbatched", 0.1, True)):
+PROB_GRID = [("2d", 0.0, False), ("2d", 0.1, True), ("4d", 0.0, True), ("4d", 0.1, False),
+             ("unbatched", 0.1, True)]
+for shape_name, ls, weighted in PROB_GRID:
     shape = SHAPES[shape_name]
     c = shape[0] if len(shape) == 1 else shape[1]
     axis = 0 if len(shape) == 1 else 1
@@ -403,9 +405,10 @@ mcase("nn.BCELoss[weight]",
       lambda: (nn.BCELoss(weight=np.float32([0.5, 1.0, 2.0, 1.5])),
                torch.nn.BCELoss(weight=_t([0.5, 1.0, 2.0, 1.5]))),
       lambda rng: [_probs(rng, (3, 4)), rng.uniform(0, 1, (3, 4))], ["nn.BCELoss"])
+BCE_W, BCE_PW = np.float32([1.0, 0.5, 2.0, 1.0]), np.float32([3.0, 1.0, 0.5, 2.0])
 mcase("nn.BCEWithLogitsLoss[weight,pos_weight]",
-      lambda: (nn.BCEWithLogitsLoss(weight=np.float32([1.0, 0.5, 2.0, 1.0]), pos_weight=np.float32([3.0, 1.0, 0.5, 2.0])),
-               torch.nn.BCEWithLogitsLoss(weight=_t([1.0, 0.5, 2.0, 1.0]), pos_weight=_t([3.0, 1.0, 0.5, 2.0]))),
+      lambda: (nn.BCEWithLogitsLoss(weight=BCE_W, pos_weight=BCE_PW),
+               torch.nn.BCEWithLogitsLoss(weight=_t(BCE_W), pos_weight=_t(BCE_PW))),
       lambda rng: [2 * rng.standard_normal((3, 4)), rng.uniform(0, 1, (3, 4))], ["nn.BCEWithLogitsLoss"])
 
 for reduction, log_target in (("batchmean", False), ("none", True)):
@@ -438,13 +441,15 @@ mcase("nn.MultiMarginLoss[p=2,weight]",
       lambda: (nn.MultiMarginLoss(p=2, weight=W4), torch.nn.MultiMarginLoss(p=2, weight=_t(W4))),
       lambda rng: [rng.standard_normal((5, 4)), rng.integers(0, 4, 5)], ["nn.MultiMarginLoss"])
 mcase("nn.TripletMarginLoss[swap]",
-      lambda: (nn.TripletMarginLoss(margin=0.5, swap=True), torch.nn.TripletMarginLoss(margin=0.5, swap=True)),
+      lambda: (nn.TripletMarginLoss(margin=0.5, swap=True),
+               torch.nn.TripletMarginLoss(margin=0.5, swap=True)),
       lambda rng: [rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), rng.standard_normal((4, 3))],
       ["nn.TripletMarginLoss"])
 mcase("nn.PoissonNLLLoss[full]",
       lambda: (nn.PoissonNLLLoss(full=True), torch.nn.PoissonNLLLoss(full=True)),
       lambda rng: [rng.standard_normal((3, 4)), _counts(rng, (3, 4))], ["nn.PoissonNLLLoss"])
 mcase("nn.GaussianNLLLoss[full,sum]",
-      lambda: (nn.GaussianNLLLoss(full=True, reduction="sum"), torch.nn.GaussianNLLLoss(full=True, reduction="sum")),
+      lambda: (nn.GaussianNLLLoss(full=True, reduction="sum"),
+               torch.nn.GaussianNLLLoss(full=True, reduction="sum")),
       lambda rng: [rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 1))],
       ["nn.GaussianNLLLoss"])
