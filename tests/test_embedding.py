@@ -109,6 +109,9 @@ def test_max_norm_renormalises_the_output_not_the_parameters():
 
 def test_embedding_loads_a_torch_state_dict():
     torch = pytest.importorskip("torch")
+    t = torch.nn.Embedding(5, 2)
+    pretrained = nn.Embedding.from_pretrained(t.weight)  # a parameter that requires grad
+    np.testing.assert_array_equal(pretrained.init(jax.random.key(0))[0]["weight"], t.weight.detach().numpy())
     t = torch.nn.Embedding(7, 3, padding_idx=2)
     params, state = fnet.load_state_dict(nn.Embedding(7, 3, padding_idx=2), t.state_dict())
     ids = np.array([[0, 2, 6]])

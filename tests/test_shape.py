@@ -188,7 +188,7 @@ def test_distance_errors_name_the_layer():
 
 
 def test_cosine_similarity_bounded_and_zero_safe():
-    x = jnp.array([[1e18, 1e18], [0.0, 0.0]])  # dot product 2e36 would overflow an unnormalised formula
+    x = jnp.array([[1e18, 1e18], [0.0, 0.0]])  # large values: the result stays within [-1, 1]
     out = F.cosine_similarity(x, x)
     assert float(out[0]) == pytest.approx(1.0) and float(out[1]) == 0.0
     g = jax.grad(lambda v: jnp.sum(F.cosine_similarity(v, jnp.ones((2, 2)))))(jnp.zeros((2, 2)))

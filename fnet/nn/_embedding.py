@@ -6,10 +6,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .. import _checks
 from .. import init as init_
+from ..io import to_numpy
 from ..functional import _embedding as _femb
 from ._module import Context, Module
 
@@ -62,7 +62,7 @@ class Embedding(Module):
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
         if _weight is not None:
-            _weight = np.asarray(_weight)
+            _weight = to_numpy(_weight)
             if _weight.shape != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: shape of weight does not match num_embeddings and "
                                  f"embedding_dim: expected ({self.num_embeddings}, "
@@ -88,7 +88,7 @@ class Embedding(Module):
 
         PyTorch equivalent: ``torch.nn.Embedding.from_pretrained``.
         """
-        embeddings = np.asarray(embeddings)
+        embeddings = to_numpy(embeddings)
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: expected 2-dimensional embeddings "
                              f"(num_embeddings, embedding_dim), got shape "
