@@ -132,8 +132,8 @@ module_case("nn.Sequential[Dropout2d, Dropout3d, Dropout; eval]", "dropout",
 _TRAIN_4D = [("Dropout", 0.0), ("AlphaDropout", 0.0), ("FeatureAlphaDropout", 0.0), ("Dropout2d", 0.0),
              ("Dropout3d", 0.0), ("Dropout", 1.0)]
 _TRAIN_3D = [("Dropout1d", 0.0), ("Dropout1d", 1.0)]
-module_case("nn.Sequential[Dropout, AlphaDropout, FeatureAlphaDropout, Dropout2d, Dropout3d with p=0, "
-            "then Dropout(p=1); train]", "dropout",
+module_case("nn.Sequential[Dropout, AlphaDropout, FeatureAlphaDropout, Dropout2d, Dropout3d p=0; "
+            "Dropout p=1; train]", "dropout",
             lambda: (_chain(nn, _TRAIN_4D), _chain(torch.nn, _TRAIN_4D)),
             lambda rng: [rng.standard_normal((2, 3, 4, 5))], covers=_ALL[:1] + _ALL[2:], train=True)
 module_case("nn.Sequential[Dropout1d(p=0), Dropout1d(p=1); train]", "dropout",

@@ -25,6 +25,18 @@ def _fmt(kw: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in kw.items())
 
 
+def _t(shape) -> str:
+    """A compact shape or pad tuple for case names: ``(2,3,6)``."""
+    return "(" + ",".join(str(s) for s in shape) + ")"
+
+
+def _size(kw: dict) -> str:
+    """``size=11``, ``x1.7`` (scale factor), ``x1.7r`` (recomputed scale)."""
+    if "size" in kw:
+        return f"size={kw['size']}"
+    return f"x{kw['scale_factor']}" + ("r" if kw.get("recompute_scale_factor") else "")
+
+
 def _grid(f, configs):
     """One function returning a tuple: ``f(xs[i], *args, **kw)`` for each ``(i, args, kw)``.
 
@@ -71,7 +83,7 @@ _PAD_GRID = {
 for mode, grid in _PAD_GRID.items():
     configs = [(i, (pad,), {"mode": mode, **({"value": 1.5} if mode == "constant" and k % 2 else {})})
                for k, (i, pad) in enumerate(grid)]
-    _grid_case(f"F.pad[{mode}: " + "; ".join(f"{pad} on {_PAD_SHAPES[i]}" for i, pad in grid) + "]",
+    _grid_case(f"F.pad[{mode}: " + " ".join(f"{_t(pad)}@{_t(_PAD_SHAPES[i])}" for i, pad in grid) + "]",
                F.pad, TF.pad, _PAD_SHAPES, configs, ["functional.pad"])
 
 
@@ -93,7 +105,12 @@ _PAD_CHAINS = [
                        ("ConstantPad3d", (1, 0.5))]),
 ]
 for shape, layers in _PAD_CHAINS:
-    module_case(f"nn.Sequential[{', '.join(f'{c}{a}' for c, a in layers)};in={shape}]", "shape",
+    def _short(cls, args):
+        pad = args[0] if isinstance(args[0], int) else _t(args[0])
+        return f"{cls[:-len('Pad1d')]} {pad}" + (f" value={args[1]}" if len(args) > 1 else "")
+
+    module_case(f"nn.*Pad{layers[0][0][-2:]} chain["
+                + ", ".join(_short(c, a) for c, a in layers) + f";in={_t(shape)}]", "shape",
                 lambda layers=layers: (_chain(nn, layers), _chain(torch.nn, layers)), _randn(*shape),
                 covers=sorted({f"nn.{cls}" for cls, _ in layers}))
 
@@ -123,14 +140,13 @@ for mode, shapes in _MODE_SHAPES.items():
         for ac in corners:
             extra = {"mode": mode, **({} if ac is None else {"align_corners": ac})}
             configs = [(0, (), {**size_kw, **extra}) for size_kw in sizes]
-            _grid_case(f"F.interpolate[{_fmt(extra)};in={shape}: " + "; ".join(_fmt(k) for k in sizes) + "]",
+            _grid_case(f"F.interpolate[{_fmt(extra)};in={_t(shape)}: " + " ".join(_size(k) for k in sizes) + "]",
                        F.interpolate, TF.interpolate, [shape], configs, ["functional.interpolate"])
 
 _TUPLE_SIZES = [{"size": (3, 9), "mode": "bilinear", "align_corners": True},
                 {"scale_factor": (0.5, 2.5), "mode": "bicubic"},
                 {"scale_factor": (2, 1.5), "mode": "nearest"}]
-_grid_case("F.interpolate[per-dimension size/scale_factor: " + "; ".join(_fmt(k) for k in _TUPLE_SIZES)
-           + ";in=(2, 3, 6, 4)]", F.interpolate, TF.interpolate, [(2, 3, 6, 4)],
+_grid_case("F.interpolate[per-dim: bilinear size=(3,9), bicubic x(0.5,2.5), nearest x(2,1.5);in=(2,3,6,4)]", F.interpolate, TF.interpolate, [(2, 3, 6, 4)],
            [(0, (), kw) for kw in _TUPLE_SIZES], ["functional.interpolate"])
 
 _UPSAMPLE = [({"scale_factor": 2}, (2, 3, 5)),
@@ -184,8 +200,8 @@ def _scaled(shapes_scales, zero_first_row=False):
 # Inputs: 0/1 (4, 6), 2 (1, 6), 3 (3, 5), 4 (5,), 5 (2, 3, 7), 6 (2, 1, 7), 7 (6,)
 _DIST_SHAPES = [(4, 6), (4, 6), (1, 6), (3, 5), (5,), (2, 3, 7), (2, 1, 7), (6,)]
 _COS = [(0, 1, {"dim": 0}), (0, 2, {}), (3, 4, {"dim": -1}), (5, 6, {"dim": 0}), (7, 7, {"dim": 0})]
-function_case("F.cosine_similarity[" + "; ".join(f"{_DIST_SHAPES[i]},{_DIST_SHAPES[j]} {_fmt(kw)}"
-                                                 for i, j, kw in _COS) + "]", "shape",
+function_case("F.cosine_similarity[" + " ".join(f"{_t(_DIST_SHAPES[i])}{_t(_DIST_SHAPES[j])}:{kw.get('dim', 1)}"
+                                                for i, j, kw in _COS) + "]", "shape",
               _pair_grid(F.cosine_similarity, _COS), _pair_grid(TF.cosine_similarity, _COS),
               _scaled([(s, 1.0) for s in _DIST_SHAPES]), covers=["functional.cosine_similarity"])
 # Norms below eps (tiny rows, a zero row): the clamp is active and, as in torch, does not
@@ -200,8 +216,8 @@ module_case("nn.CosineSimilarity[dim=-1,eps=1e-2;in=(3, 5),(1, 5)]", "shape",
 
 _PDIST = [(0, 1, {}), (0, 1, {"p": 3.0, "keepdim": True}), (0, 1, {"p": float("inf")}), (0, 1, {"p": 0.5}),
           (0, 1, {"p": 0.0}), (5, 6, {}), (4, 4, {"eps": 0.1})]
-function_case("F.pairwise_distance[" + "; ".join(f"{_DIST_SHAPES[i]},{_DIST_SHAPES[j]} {_fmt(kw)}"
-                                                 for i, j, kw in _PDIST) + "]", "shape",
+function_case("F.pairwise_distance[p=2,3(keepdim),inf,0.5,0 on (4,6); broadcast (2,3,7),(2,1,7); 1-D, eps=0.1]",
+              "shape",
               _pair_grid(F.pairwise_distance, _PDIST), _pair_grid(TF.pairwise_distance, _PDIST),
               _scaled([(s, 1.0) for s in _DIST_SHAPES]), covers=["functional.pairwise_distance"])
 module_case("nn.PairwiseDistance[p=1.0,keepdim=True]", "shape",
