@@ -10,6 +10,8 @@ from ._activation import *  # noqa: F401,F403
 from ._activation import __all__ as _activation_all
 from ._linear import *  # noqa: F401,F403
 from ._linear import __all__ as _linear_all
+from ._norm import *  # noqa: F401,F403
+from ._norm import __all__ as _norm_all
 from ._dropout import *  # noqa: F401,F403
 from ._dropout import __all__ as _dropout_all
 from ._embedding import *  # noqa: F401,F403
@@ -21,5 +23,5 @@ from ._upsampling import __all__ as _upsampling_all
 from ._distance import *  # noqa: F401,F403
 from ._distance import __all__ as _distance_all
 
-__all__ = [*_activation_all, *_linear_all]
+__all__ = [*_activation_all, *_linear_all, *_norm_all]
 __all__ += [*_dropout_all, *_embedding_all, *_padding_all, *_upsampling_all, *_distance_all]
