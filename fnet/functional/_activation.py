@@ -12,6 +12,9 @@ Three things are matched on purpose, beyond the formulas:
   autograd returns. The piecewise functions are written as ``jnp.where`` chains
   whose branch selected *at* the kink is the branch torch differentiates there
   (``jnp.clip``/``jnp.minimum`` would split ties 50/50).
+* **torch's own rounding in two backward kernels**, so float64 gradients agree to
+  1e-10: ``hardsigmoid``'s slope is 1/6 rounded to float32, and ``celu``'s backward
+  uses 1/alpha with alpha rounded to float32 (custom JVPs below).
 * **Numerical stability where torch has it**: ``softplus`` switches to the identity
   above ``threshold``, ``logsigmoid`` and ``log_softmax`` never form ``log(0)``.
   Unselected ``jnp.where`` branches are fed safe inputs, so large inputs
