@@ -3,15 +3,16 @@
 One private file per layer family; everything public is re-exported here.
 """
 
-from . import _activation, _container, _linear, _module
+from . import _activation, _container, _linear, _module, _rnn
 from ._activation import *  # noqa: F401,F403
 from ._container import *  # noqa: F401,F403
 from ._linear import *  # noqa: F401,F403
+from ._rnn import *  # noqa: F401,F403
 from ._module import Buffer, Context, Module, Parameter
 
 from .. import init  # torch.nn.init twins, reachable as fnet.nn.init like torch.nn.init
 
-_FAMILIES = (_activation, _container, _linear)
+_FAMILIES = (_activation, _container, _linear, _rnn)
 
 __all__ = ["Module", "Context", "Parameter", "Buffer",
            *(name for family in _FAMILIES for name in family.__all__)]
