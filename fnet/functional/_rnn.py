@@ -46,9 +46,14 @@ def num_gates(mode: str) -> int:
 
 
 def default_unroll() -> int:
-    """Scan unroll per backend: on CPU unrolling only grows the program (each step is
-    dominated by its matmul), on GPUs a few steps per iteration cut launch overhead."""
-    return 1 if jax.default_backend() == "cpu" else 2
+    """Scan unroll per backend.
+
+    On CPU each step is dominated by its matmul and unrolling only grows the program
+    (measured: unroll 2 was ~10% slower on the benchmark LSTM). On GPUs several steps
+    per loop iteration save kernel-launch and loop overhead: on an H100 the benchmark
+    train step took 2.9 / 2.3 / 2.1 / 2.0 ms at unroll 1 / 2 / 4 / 8.
+    """
+    return 1 if jax.default_backend() == "cpu" else 8
 
 
 # -- pointwise cell math, shared by the scan bodies and the single-step cells ----------
@@ -137,10 +142,10 @@ def _forward(mode: str, unroll: int, xp, h0, c0, w_hh, b_hh, w_hr, mask):
         xp_t, m_t = inputs
         hg = _bmm(h, w_hh_t)
         if mode == "lstm":
-            acts, c_new, tanh_c, h_new = _lstm_pointwise(xp_t + hg, c)
+            acts, c_new, _, h_new = _lstm_pointwise(xp_t + hg, c)
             if w_hr_t is not None:
                 h_new = _bmm(h_new, w_hr_t)
-            res = (acts, c, tanh_c)
+            res = (acts, c_new)
             c_next = _select(m_t, c_new, c)
         elif mode == "gru":
             hg = _add_bias(hg, None if b_hh is None else b_hh[:, None])
@@ -159,13 +164,14 @@ def _forward(mode: str, unroll: int, xp, h0, c0, w_hh, b_hh, w_hr, mask):
     return (out, h_t, c_t), res
 
 
-def _previous_h(out: jax.Array, h0: jax.Array, mask: jax.Array | None) -> jax.Array:
-    """The state each step started from, rebuilt from the outputs.
+def _previous(states: jax.Array, h0: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """The state each step started from, rebuilt from the states each step produced.
 
-    ``out[t-1]`` when step ``t-1`` was valid, else ``h0``: a (flipped) sequence whose
-    first steps are padding starts from ``h0`` at its first valid step.
+    ``states[t-1]`` when step ``t-1`` was valid, else the initial state: a (flipped)
+    sequence whose first steps are padding starts from it at its first valid step. Only
+    valid steps are ever read (masked steps receive no gradient).
     """
-    prev = out[:-1]
+    prev = states[:-1]
     if mask is not None:
         prev = jnp.where(mask[:-1, ..., None], prev, h0[None])
     return jnp.concatenate([h0[None], prev], axis=0)
@@ -197,13 +203,17 @@ def recurrence(mode: str, unroll: int, xp: jax.Array, h0: jax.Array, c0: jax.Arr
 
 def _recurrence_fwd(mode, unroll, xp, h0, c0, w_hh, b_hh, w_hr, mask):
     outputs, res = _forward(mode, unroll, xp, h0, c0, w_hh, b_hh, w_hr, mask)
-    return outputs, (res, outputs[0], h0, w_hh, b_hh, w_hr, mask)
+    return outputs, (res, outputs[0], h0, c0, w_hh, b_hh, w_hr, mask)
 
 
 def _recurrence_bwd(mode, unroll, saved, cotangents):
-    res, out, h0, w_hh, b_hh, w_hr, mask = saved
+    # Everything that does not depend on the incoming gradient (the local derivatives of
+    # the gates) is computed for all steps at once before the loop, in large vectorised
+    # operations; the loop keeps only what is truly sequential: a few multiplies and the
+    # (B, G) @ (G, P) matmul per step.
+    res, out, h0, c0, w_hh, b_hh, w_hr, mask = saved
     d_out, d_ht, d_ct = cotangents
-    h_prev = _previous_h(out, h0, mask)
+    h_prev = _previous(out, h0, mask)
     hidden = w_hh.shape[-1] if w_hr is None else w_hr.shape[-1]
 
     def masked(m_t, g):
@@ -216,56 +226,62 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
         return x[..., k * hidden:(k + 1) * hidden]
 
     if mode == "lstm":
+        acts, c_new = res
+        i, f, g, o = (gate(acts, k) for k in range(4))
+        tanh_c = jnp.tanh(c_new)
+        # d_pre = [gc, gc, gc, dm] * coef, with gc = dc + dm * o * (1 - tanh(c)^2)
+        c_prev = _previous(c_new, c0, mask)
+        coef = jnp.concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g),
+                                tanh_c * o * (1 - o)], axis=-1)
+        dc_coef = o * (1 - tanh_c * tanh_c)
+
         def body(carry, inputs):
             dh, dc = carry
-            (acts, c_prev, tanh_c), d_out_t, m_t = inputs
+            coef_t, dc_coef_t, f_t, d_out_t, m_t = inputs
             gh = masked(m_t, dh + d_out_t)
-            gc = masked(m_t, dc)
             dm = gh if w_hr is None else _bmm(gh, w_hr)
-            i, f, g, o = (gate(acts, k) for k in range(4))
-            gc = gc + dm * o * (1 - tanh_c * tanh_c)
-            d_pre = jnp.concatenate([gc * g * i * (1 - i), gc * c_prev * f * (1 - f),
-                                     gc * i * (1 - g * g), dm * tanh_c * o * (1 - o)], axis=-1)
+            gc = masked(m_t, dc) + dm * dc_coef_t
+            d_pre = jnp.concatenate([gc, gc, gc, dm], axis=-1) * coef_t
             dh_prev = _bmm(d_pre, w_hh) + keep(m_t, dh)
-            dc_prev = gc * f + keep(m_t, dc)
+            dc_prev = gc * f_t + keep(m_t, dc)
             return (dh_prev, dc_prev), (d_pre, gh if w_hr is not None else None)
 
         (dh0, dc0), (d_pre, d_h) = jax.lax.scan(
-            body, (d_ht, d_ct), (res, d_out, mask), reverse=True, unroll=unroll)
-        d_w_hr = None
-        if w_hr is not None:
-            acts, _, tanh_c = res
-            d_w_hr = _weight_grad(d_h, gate(acts, 3) * tanh_c)
+            body, (d_ht, d_ct), (coef, dc_coef, f, d_out, mask), reverse=True, unroll=unroll)
+        d_w_hr = None if w_hr is None else _weight_grad(d_h, o * tanh_c)
         return d_pre, dh0, dc0, _weight_grad(d_pre, h_prev), None, d_w_hr, None
 
     if mode == "gru":
-        def body(dh, inputs):
-            (rzn, hn), hp, d_out_t, m_t = inputs
-            gh = masked(m_t, dh + d_out_t)
-            r, z, n = (gate(rzn, k) for k in range(3))
-            dn = gh * (1 - z) * (1 - n * n)
-            dr = dn * hn * r * (1 - r)
-            dz = gh * (hp - n) * z * (1 - z)
-            d_x = jnp.concatenate([dr, dz, dn], axis=-1)
-            d_h = jnp.concatenate([dr, dz, dn * r], axis=-1)
-            dh_prev = _bmm(d_h, w_hh) + gh * z + keep(m_t, dh)
-            return dh_prev, (d_x, d_h)
+        rzn, hn = res
+        r, z, n = (gate(rzn, k) for k in range(3))
+        # dn = gh (1-z)(1-n^2); dr = dn hn r(1-r); dz = gh (h_prev - n) z(1-z)
+        dn_coef = (1 - z) * (1 - n * n)
+        dr_coef = dn_coef * hn * r * (1 - r)
+        dz_coef = (h_prev - n) * z * (1 - z)
+        coef_h = jnp.concatenate([dr_coef, dz_coef, dn_coef * r], axis=-1)
 
-        dh0, (d_x, d_h) = jax.lax.scan(body, d_ht, (res, h_prev, d_out, mask), reverse=True,
-                                       unroll=unroll)
+        def body(dh, inputs):
+            coef_t, z_t, d_out_t, m_t = inputs
+            gh = masked(m_t, dh + d_out_t)
+            d_h = jnp.concatenate([gh, gh, gh], axis=-1) * coef_t
+            dh_prev = _bmm(d_h, w_hh) + gh * z_t + keep(m_t, dh)
+            return dh_prev, gh
+
+        dh0, gh = jax.lax.scan(body, d_ht, (coef_h, z, d_out, mask), reverse=True, unroll=unroll)
+        gh3 = jnp.concatenate([gh, gh, gh], axis=-1)
+        d_h = gh3 * coef_h
+        d_x = gh3 * jnp.concatenate([dr_coef, dz_coef, dn_coef], axis=-1)
         d_b_hh = None if b_hh is None else jnp.sum(d_h, axis=(0, 2))
         return d_x, dh0, None, _weight_grad(d_h, h_prev), d_b_hh, None, None
 
+    coef = (1 - out * out) if mode == "rnn_tanh" else (out > 0).astype(out.dtype)
+
     def body(dh, inputs):
-        h_out, d_out_t, m_t = inputs
-        gh = masked(m_t, dh + d_out_t)
-        if mode == "rnn_tanh":
-            d_pre = gh * (1 - h_out * h_out)
-        else:
-            d_pre = jnp.where(h_out > 0, gh, 0)
+        coef_t, d_out_t, m_t = inputs
+        d_pre = masked(m_t, dh + d_out_t) * coef_t
         return _bmm(d_pre, w_hh) + keep(m_t, dh), d_pre
 
-    dh0, d_pre = jax.lax.scan(body, d_ht, (out, d_out, mask), reverse=True, unroll=unroll)
+    dh0, d_pre = jax.lax.scan(body, d_ht, (coef, d_out, mask), reverse=True, unroll=unroll)
     return d_pre, dh0, None, _weight_grad(d_pre, h_prev), None, None, None
 
 
