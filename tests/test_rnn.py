@@ -18,7 +18,13 @@ torch = pytest.importorskip("torch")
 
 
 def _init(model, seed=0):
-    return model.init(jax.random.key(seed))[0]
+    return jax.jit(model.init)(jax.random.key(seed))[0]
+
+
+def _zeros(model):
+    """Parameters of the right names, shapes and dtypes without running init (error tests)."""
+    shapes = jax.eval_shape(model.init, jax.random.key(0))[0]
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
 def _x(*shape, seed=0):
@@ -39,7 +45,7 @@ def test_parameter_names_shapes_and_repr_match_torch(kind, kwargs):
     params = _init(ours)
     flat = fnet.state_dict(params)
     want = {k: tuple(v.shape) for k, v in theirs.named_parameters()}
-    assert list(flat) == list(want)  # torch's order too
+    assert [name for name, _ in ours._param_shapes()] == list(want)  # torch's order too
     assert {k: v.shape for k, v in flat.items()} == want
     assert repr(ours) == repr(theirs)
     # torch's init: everything U(-1/sqrt(hidden), 1/sqrt(hidden))
@@ -100,7 +106,7 @@ class _Seq(nn.Module):
 
 def test_wrong_feature_size_names_the_layer_and_shapes():
     model = _Seq()
-    params = _init(model)
+    params = _zeros(model)
     with pytest.raises(ValueError) as err:
         model.apply(params, {}, _x(2, 5, 3))
     msg = str(err.value)
@@ -112,12 +118,12 @@ def test_wrong_feature_size_names_the_layer_and_shapes():
 def test_wrong_rank(shape):
     lstm = nn.GRU(4, 6)
     with pytest.raises(ValueError, match=r"GRU\(4, 6\): expected a 2-D unbatched input"):
-        lstm.apply(_init(lstm), {}, jnp.ones(shape))
+        lstm.apply(_zeros(lstm), {}, jnp.ones(shape))
 
 
 def test_wrong_initial_state_shapes():
     model = _Seq()
-    params = _init(model)
+    params = _zeros(model)
     x = _x(3, 5, 4)
     h0, c0 = jnp.zeros((2, 3, 6)), jnp.zeros((2, 3, 6))
     with pytest.raises(ValueError, match=r"encoder .*expected h_0 \(hx\[0\]\) of shape \(2, 3, 6\), got shape \(1, 3, 6\)"):
@@ -128,22 +134,22 @@ def test_wrong_initial_state_shapes():
         model.apply(params, {}, x, h0)
     gru = nn.GRU(4, 6, bidirectional=True)
     with pytest.raises(ValueError, match=r"GRU\(4, 6, bidirectional=True\): expected h_0 \(hx\) of shape \(2, 6\)"):
-        gru.apply(_init(gru), {}, _x(5, 4), jnp.zeros((1, 6)))  # unbatched input, batched h0
+        gru.apply(_zeros(gru), {}, _x(5, 4), jnp.zeros((1, 6)))  # unbatched input, batched h0
     with pytest.raises(TypeError, match="dtype"):
-        gru.apply(_init(gru), {}, _x(5, 3, 4), jnp.zeros((2, 3, 6), jnp.int32))
+        gru.apply(_zeros(gru), {}, _x(5, 3, 4), jnp.zeros((2, 3, 6), jnp.int32))
 
 
 def test_input_dtype_must_match_parameters():
     rnn = nn.RNN(4, 6)
     with pytest.raises(TypeError, match="floating-point input"):
-        rnn.apply(_init(rnn), {}, jnp.ones((5, 2, 4), jnp.int32))
+        rnn.apply(_zeros(rnn), {}, jnp.ones((5, 2, 4), jnp.int32))
     with pytest.raises(TypeError, match="does not match the parameter dtype"):
-        rnn.apply(_init(rnn), {}, jnp.ones((5, 2, 4), jnp.bfloat16))
+        rnn.apply(_zeros(rnn), {}, jnp.ones((5, 2, 4), jnp.bfloat16))
 
 
 def test_lengths_errors():
     model = _Seq()
-    params = _init(model)
+    params = _zeros(model)
     x = _x(3, 5, 4)
     with pytest.raises(ValueError, match=r"encoder .*lengths must not exceed the sequence length 5, got a length of 7"):
         model.apply(params, {}, x, lengths=np.array([5, 7, 1]))
@@ -160,11 +166,12 @@ def test_dropout_in_training_needs_a_key():
     params = _init(lstm)
     with pytest.raises(ValueError, match=r"LSTM\(4, 6, num_layers=2, dropout=0.3\): train=True draws random numbers"):
         lstm.apply(params, {}, _x(5, 2, 4), train=True)
-    out_eval, _ = lstm.apply(params, {}, _x(5, 2, 4))  # eval: no key needed, no dropout
-    out_train, _ = lstm.apply(params, {}, _x(5, 2, 4), train=True, key=jax.random.key(1))
-    assert not np.allclose(out_eval[0], out_train[0])
-    out_again, _ = lstm.apply(params, {}, _x(5, 2, 4), train=True, key=jax.random.key(1))
-    np.testing.assert_array_equal(out_train[0], out_again[0])
+    run = jax.jit(lambda p, x, train, key: lstm.apply(p, {}, x, train=train, key=key)[0][0],
+                  static_argnums=2)
+    out_eval = run(params, _x(5, 2, 4), False, None)  # eval: no key needed, no dropout
+    out_train = run(params, _x(5, 2, 4), True, jax.random.key(1))
+    assert not np.allclose(out_eval, out_train)
+    np.testing.assert_array_equal(out_train, run(params, _x(5, 2, 4), True, jax.random.key(1)))
 
 
 def test_dropout_drops_about_p_of_the_layer_outputs():
@@ -180,7 +187,7 @@ def test_dropout_drops_about_p_of_the_layer_outputs():
 
 def test_cell_errors():
     cell = nn.LSTMCell(4, 6)
-    params = _init(cell)
+    params = _zeros(cell)
     with pytest.raises(ValueError, match=r"LSTMCell\(4, 6\): expected input \(N, 4\) or unbatched \(4,\), got shape \(2, 5\)"):
         cell.apply(params, {}, jnp.ones((2, 5)))
     with pytest.raises(ValueError, match=r"expected input \(N, 4\)"):
@@ -189,7 +196,7 @@ def test_cell_errors():
         cell.apply(params, {}, jnp.ones((2, 4)), (jnp.zeros((2, 6)), jnp.zeros((3, 6))))
     gru = nn.GRUCell(4, 6)
     with pytest.raises(ValueError, match=r"GRUCell\(4, 6\): expected hx of shape \(6,\)"):
-        gru.apply(_init(gru), {}, jnp.ones(4), jnp.zeros((1, 6)))
+        gru.apply(_zeros(gru), {}, jnp.ones(4), jnp.zeros((1, 6)))
 
 
 # -- variable lengths ---------------------------------------------------------------------------
@@ -347,3 +354,22 @@ def test_lstm_classifier_trains_like_torch():
     ours = fnet.state_dict(params)
     for name, value in ref.state_dict().items():
         np.testing.assert_allclose(ours[name], value.numpy(), rtol=0, atol=5e-5, err_msg=name)
+
+
+def test_bf16_mixed_precision_policy():
+    """Under fnet.precision the recurrence runs in bfloat16 (inputs and weights cast alike)."""
+    from fnet import precision
+
+    model = precision.mixed_precision(nn.LSTM(4, 6, 2, batch_first=True))
+    params, state = model.init(jax.random.key(0))
+    x = _x(3, 5, 4)
+
+    def loss(p):
+        out, (h, c) = model.apply(p, state, x, lengths=jnp.array([5, 2, 3]))[0]
+        return jnp.sum(out) + jnp.sum(h) + jnp.sum(c)
+
+    value, grads = jax.jit(jax.value_and_grad(loss))(params)
+    ref = nn.LSTM(4, 6, 2, batch_first=True).apply(params, {}, x, lengths=jnp.array([5, 2, 3]))[0]
+    assert np.isfinite(float(value))
+    assert abs(float(value) - float(jnp.sum(ref[0]) + jnp.sum(ref[1][0]) + jnp.sum(ref[1][1]))) < 0.1
+    assert all(g.dtype == jnp.float32 and np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
