@@ -10,8 +10,10 @@ cross-entropy, Adam (``optax.adam`` / ``torch.optim.Adam``), both sides from the
 weights on the same batch. fnet's step is one ``jax.jit`` with donated parameter and
 optimizer buffers; PyTorch runs eagerly with ``torch.set_num_threads(<cores>)``.
 Warm-up steps are excluded; the two are timed in interleaved repeats (alternating
-which goes first) so that load from other processes hits both alike, and the medians
-and their ratio are printed with the load average before and after.
+which goes first, with a short sleep before each timed step so that one framework's
+idle-spinning worker threads do not slow the other) so that load from other processes
+hits both alike, and the medians and their ratio are printed with the load average
+before and after.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="sequence length T")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch.set_num_threads (default: all cores)")
+    parser.add_argument("--gap", type=float, default=0.1,
+                        help="seconds of sleep before each timed step, so that threads still "
+                             "spinning after the other framework's step do not steal its cores")
     args = parser.parse_args()
     if args.device == "cpu":
         os.environ["JAX_PLATFORMS"] = "cpu"
@@ -119,6 +124,7 @@ def main() -> None:
     runs = {"fnet": fnet_step, "torch": torch_step}
     for r in range(args.repeats):
         for name in (("fnet", "torch") if r % 2 == 0 else ("torch", "fnet")):
+            time.sleep(args.gap)
             t0 = time.perf_counter()
             runs[name]()
             times[name].append(time.perf_counter() - t0)

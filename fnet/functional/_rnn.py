@@ -9,13 +9,16 @@ How a layer runs (one direction of one layer):
    ``xp = x @ W_ih^T + b`` with ``x`` time-major ``(T, B, I)``.
 2. :func:`recurrence` scans over time with ``jax.lax.scan``; the loop body is one
    ``(B, P) @ (P, G)`` matmul plus fused pointwise gate math.
-3. Its backward pass is written by hand (``jax.custom_vjp``): the reverse scan only
-   carries what is truly sequential (``dh``, ``dc``) and stacks the gate gradients
-   ``dG (T, B, G)``; the weight gradients ``dW_hh = dG^T h_prev`` (and ``dW_hr``,
-   ``db_hh``) are then single large matmuls/reductions outside the loop. Plain
+3. Its backward pass is written by hand (``jax.custom_vjp``). The local derivatives
+   of the gates (``i (1 - i)``, ``1 - tanh(c)^2`` ...) are computed for all steps at
+   once before the loop; the reverse scan keeps only what is truly sequential (``dh``,
+   ``dc``: a few multiplies and one ``(B, G) @ (G, P)`` matmul per step) and stacks the
+   gate gradients ``dG (T, B, G)``; the weight gradients ``dW_hh = dG^T h_prev`` (and
+   ``dW_hr``, ``db_hh``) are then single large matmuls/reductions after it. Plain
    autodiff of ``scan`` would instead accumulate ``dW_hh`` inside the loop, one small
    matmul and one read-modify-write of the whole weight per step; avoiding that is
-   what cuDNN and oneDNN do too.
+   what cuDNN and oneDNN do too. (Being a ``custom_vjp``, the recurrence supports
+   reverse-mode ``jax.grad``/``vjp`` but not forward-mode ``jax.jvp``/``jacfwd``.)
 
 Variable lengths are a ``(T, B)`` boolean mask: a masked step keeps the previous
 state and writes a zero output (``pad_packed_sequence``'s padding), so padded steps
