@@ -314,6 +314,17 @@ def test_lstm_classifier_trains_like_torch():
     passes that through where a gradient entry is tiny, so after 20 steps of lr 1e-3 the
     parameters agree to ~1e-5 absolute (checked below at 5e-5, i.e. 5% of one step's size).
     """
+    # One torch thread: on a shared 2-core machine torch's OpenMP workers spin-wait for
+    # cores held by other processes and the 20 eager steps took ~25 s instead of ~1 s.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _train_20_steps_like_torch()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_20_steps_like_torch():
     torch.manual_seed(0)
     ref = _TorchClassifier()
     model = _Classifier()
