@@ -12,5 +12,9 @@ from ._linear import *  # noqa: F401,F403
 from ._linear import __all__ as _linear_all
 from ._norm import *  # noqa: F401,F403
 from ._norm import __all__ as _norm_all
+from ._conv import *  # noqa: F401,F403
+from ._conv import __all__ as _conv_all
+from ._pool import *  # noqa: F401,F403
+from ._pool import __all__ as _pool_all
 
-__all__ = [*_activation_all, *_linear_all, *_norm_all]
+__all__ = [*_activation_all, *_linear_all, *_norm_all, *_conv_all, *_pool_all]
