@@ -8,22 +8,24 @@ How a convolution is lowered (the arithmetic is the same; only the speed differs
 
 * **GPU / TPU**: XLA's native convolution (``lax.conv_general_dilated``), which cuDNN and
   the TPU compiler already run at full speed.
-* **CPU**, ``groups == 1`` and a small kernel (at most ``_PATCH_MAX_KERNEL`` taps, patch
-  matrix at most ``_PATCH_MAX_BYTES``): a *patch-matrix* (im2col) lowering. The input is
-  moved to channels-last, the ``prod(kernel)`` shifted views are stacked into a matrix
-  ``(N * prod(out), prod(kernel) * C_in)`` and one matrix product with the reshaped
-  weight gives the output. Its derivative is written by hand (a ``custom_jvp``): the
-  weight gradient is the product ``patches^T @ grad_out`` in the layout XLA's CPU
-  matrix kernels run fastest, and the input gradient is XLA's transposed convolution.
+* **CPU**, kernels of at most ``_PATCH_MAX_KERNEL`` taps: a *patch-matrix* (im2col)
+  lowering. The batch is processed in chunks of a few images (a loop): each chunk's
+  ``prod(kernel)`` shifted views are stacked into a matrix ``(C_in * prod(kernel),
+  images * prod(out))`` of about ``_PATCH_CHUNK_BYTES``, small enough to stay in cache,
+  and one matrix product with ``weight.reshape(C_out, -1)`` gives the chunk's output
+  directly in NCHW (grouped convolutions use a batched product). The derivative is
+  written by hand (a ``custom_jvp`` whose tangent is the same chunked product): reverse
+  mode turns it into one loop that recomputes each chunk's patches, accumulates the
+  weight gradient ``grad_out @ patches^T`` and scatters ``weight^T @ grad_out`` into the
+  input gradient (col2im), so neither pass materialises the full patch matrix.
   XLA's own CPU convolution is competitive in the forward pass but 3-9x slower than
-  oneDNN for the weight gradient, which dominates a training step of a small CNN.
-  Everything stays NCHW/OIHW at the interface; the layout changes are internal and
-  fuse with the neighbouring element-wise ops.
+  PyTorch's oneDNN for the weight gradient, which dominates a training step of a small
+  CNN (``benchmarks/cpu_vision.py``). Everything stays NCHW/OIHW; no layout changes.
 
 The choice is made per backend with ``jax.lax.platform_dependent``, so a program
 compiled for a GPU keeps XLA's convolution even when traced on a host whose default
-backend is the CPU, and vice versa. Grouped and depthwise convolutions, large kernels
-and transposed convolutions use XLA's convolution everywhere.
+backend is the CPU, and vice versa. Transposed convolutions and kernels with more taps
+use XLA's convolution everywhere.
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ from .. import _checks
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold"]
 
-# CPU patch lowering is used up to this many kernel taps (8x8, 4x4x4) ...
+# The CPU patch lowering is used up to this many kernel taps (8x8, 4x4x4) ...
 _PATCH_MAX_KERNEL = 64
-# ... and while the patch matrix stays below this size (it is kept for the backward pass).
-_PATCH_MAX_BYTES = 256 * 2 ** 20
+# ... on chunks of images whose patch matrix is about this size (it stays in cache).
+_PATCH_CHUNK_BYTES = 2 ** 20
 
 _SPATIAL = {1: "H", 2: "HW", 3: "DHW"}
 _LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -122,87 +124,116 @@ def _native_conv(x, w, stride, pads, dilation, groups):
                                     dimension_numbers=_dimension_numbers(len(stride)))
 
 
-def _patches_channels_last(x, kernel, stride, dilation, pads):
-    """The patch matrix ``(N * prod(out), prod(kernel) * C)``, rows in ``(n, *out)`` order,
-    columns in ``(*kernel, c)`` order.
+def _patches(x, kernel, stride, dilation, pads):
+    """The patch matrix of a few images: ``(N, C, *S) -> (C * prod(kernel), N * prod(out))``.
 
-    The shifted views are stacked one spatial axis at a time (innermost first): XLA fuses a
-    concatenation of at most 8 operands into one loop, so two stages of ``k`` views are much
-    cheaper than one of ``k * k``.
+    Rows are ordered ``(c, *kernel)`` like the columns of ``weight.reshape(C_out, -1)``,
+    columns ``(n, *out)``. The shifted views are stacked one spatial axis at a time
+    (innermost first): XLA fuses a concatenation of at most 8 operands into one loop, so
+    ``k`` views per axis are much cheaper than ``prod(kernel)`` in one go.
     """
     nd = len(kernel)
-    n, c = x.shape[0], x.shape[1]
-    xt = jnp.moveaxis(x, 1, -1)  # (N, *S, C)
+    a = jnp.swapaxes(x, 0, 1)  # (C, N, *S)
     if any(lo or hi for lo, hi in pads):
-        xt = lax.pad(xt, jnp.zeros((), xt.dtype), [(0, 0, 0)] + [(lo, hi, 0) for lo, hi in pads] + [(0, 0, 0)])
-    out = [(xt.shape[1 + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(nd)]
-    a = xt
+        a = lax.pad(a, jnp.zeros((), a.dtype), [(0, 0, 0), (0, 0, 0)] + [(lo, hi, 0) for lo, hi in pads])
+    out = [(a.shape[2 + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(nd)]
     for axis in reversed(range(nd)):
+        # a: (C, k_{axis+1}, ..., k_{nd-1}, N, S_0, ..., S_axis, out_{axis+1}, ...); the
+        # spatial axis being windowed sits at position nd + 1 throughout.
         k, s, d, o = kernel[axis], stride[axis], dilation[axis], out[axis]
-        views = [lax.slice_in_dim(a, j * d, j * d + (o - 1) * s + 1, stride=s, axis=1 + axis)
+        views = [lax.slice_in_dim(a, j * d, j * d + (o - 1) * s + 1, stride=s, axis=nd + 1)
                  for j in range(k)]
-        a = jnp.stack(views, axis=1 + nd)
-    # a: (N, *out, *kernel, C)
-    return a.reshape(n * math.prod(out), math.prod(kernel) * c), tuple(out)
+        a = jnp.stack(views, axis=1)
+    # a: (C, *kernel, N, *out)
+    return a.reshape(x.shape[1] * math.prod(kernel), x.shape[0] * math.prod(out)), tuple(out)
 
 
-def _weight_matrix(w):
-    """``(O, C, *k) -> (O, prod(k) * C)`` matching the patch columns."""
-    return jnp.moveaxis(w, 1, -1).reshape(w.shape[0], -1)
+def _chunk_conv(x, wmat, kernel, stride, dilation, pads, groups):
+    """Convolution of a few images as one matrix product: ``(c, C, *S) -> (c, O, *out)``."""
+    patches, out = _patches(x, kernel, stride, dilation, pads)
+    c_out = wmat.shape[0]
+    if groups == 1:
+        y = lax.dot_general(wmat, patches, (((1,), (0,)), ((), ())))  # (O, c * P)
+    else:
+        y = lax.dot_general(wmat.reshape(groups, c_out // groups, -1),
+                            patches.reshape(groups, -1, patches.shape[1]),
+                            (((2,), (1,)), ((0,), (0,))))  # (g, O / g, c * P)
+    return jnp.swapaxes(y.reshape((c_out, x.shape[0]) + out), 0, 1)
 
 
-def _patch_product(patches, wmat, n, out):
-    """``patches @ wmat^T`` reshaped back to ``(N, O, *out)``."""
-    y = lax.dot_general(patches, wmat, (((1,), (1,)), ((), ())))  # (M, O)
-    y = y.reshape((n, *out, wmat.shape[0]))
-    return jnp.moveaxis(y, -1, 1)
+def _chunk_size(n: int, bytes_per_image: int) -> int:
+    """Images per chunk: a patch matrix of about ``_PATCH_CHUNK_BYTES`` (cache-sized), and a
+    divisor of the batch so that every chunk has the same shape."""
+    target = max(1, _PATCH_CHUNK_BYTES // max(1, bytes_per_image))
+    return max(d for d in range(1, min(n, target) + 1) if n % d == 0)
+
+
+def _scan_chunks(fn, chunk, *arrays):
+    """``fn`` over consecutive batch chunks of ``arrays`` (a loop, so each chunk's patch
+    matrix stays in cache); the results are concatenated along the batch."""
+    n = arrays[0].shape[0]
+    if chunk == n:
+        return fn(*arrays)
+    split = [a.reshape((n // chunk, chunk) + a.shape[1:]) for a in arrays]
+    _, ys = lax.scan(lambda carry, xs: (carry, fn(*xs)), None, split)
+    return ys.reshape((n,) + ys.shape[2:])
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _patch_conv(x, w, config):
-    stride, pads, dilation = config
-    patches, out = _patches_channels_last(x, w.shape[2:], stride, dilation, pads)
-    return _patch_product(patches, _weight_matrix(w), x.shape[0], out)
+    kernel, stride, pads, dilation, groups, chunk = config
+    wmat = w.reshape(w.shape[0], -1)
+    return _scan_chunks(lambda xc: _chunk_conv(xc, wmat, kernel, stride, dilation, pads, groups),
+                        chunk, x)
 
 
 def _patch_conv_jvp(config, primals, tangents):
-    stride, pads, dilation = config
+    kernel, stride, pads, dilation, groups, chunk = config
     x, w = primals
     dx, dw = tangents
-    patches, out = _patches_channels_last(x, w.shape[2:], stride, dilation, pads)
-    y = _patch_product(patches, _weight_matrix(w), x.shape[0], out)
-    terms = []
-    if not isinstance(dw, jax.custom_derivatives.SymbolicZero):
-        # Linear in dw through the saved patches: its transpose is patches^T @ grad_out,
-        # the weight gradient as one matrix product.
-        terms.append(_patch_product(patches, _weight_matrix(dw), x.shape[0], out))
-    if not isinstance(dx, jax.custom_derivatives.SymbolicZero):
-        # Linear in dx: its transpose is XLA's transposed convolution (the input gradient).
-        terms.append(_native_conv(dx, w, stride, pads, dilation, 1))
-    if not terms:
+    y = _patch_conv(x, w, config)
+    has_x = not isinstance(dx, jax.custom_derivatives.SymbolicZero)
+    has_w = not isinstance(dw, jax.custom_derivatives.SymbolicZero)
+    if not (has_x or has_w):
         return y, jnp.zeros_like(y)
-    return y, functools.reduce(jnp.add, terms)
+    wmat = w.reshape(w.shape[0], -1)
+    dwmat = dw.reshape(dw.shape[0], -1) if has_w else None
+
+    # The tangent is linear in (dx, dw); reverse mode transposes this loop into one that,
+    # chunk by chunk, recomputes the patches of x (the checkpoint keeps them out of
+    # memory), accumulates the weight gradient grad_out @ patches^T and scatters
+    # weight^T @ grad_out back into the input gradient (col2im).
+    @jax.checkpoint
+    def tangent(xc, dxc):
+        t = None
+        if has_w:
+            t = _chunk_conv(xc, dwmat, kernel, stride, dilation, pads, groups)
+        if has_x:
+            tx = _chunk_conv(dxc, wmat, kernel, stride, dilation, pads, groups)
+            t = tx if t is None else t + tx
+        return t
+
+    return y, _scan_chunks(tangent, chunk, x, dx if has_x else x)
 
 
 _patch_conv.defjvp(_patch_conv_jvp, symbolic_zeros=True)
 
 
-def _use_patches(x_shape, w_shape, groups, itemsize) -> bool:
-    if groups != 1:
-        return False
-    taps = math.prod(w_shape[2:])
-    if taps > _PATCH_MAX_KERNEL:
-        return False
-    rows = x_shape[0] * math.prod(x_shape[2:])  # an upper bound of N * prod(out)
-    return rows * taps * w_shape[1] * itemsize <= _PATCH_MAX_BYTES
+def _use_patches(w_shape) -> bool:
+    return math.prod(w_shape[2:]) <= _PATCH_MAX_KERNEL
 
 
 def _conv_lowered(x, w, stride, pads, dilation, groups):
     """Chooses the lowering per backend (see the module docstring)."""
     native = functools.partial(_native_conv, stride=stride, pads=pads, dilation=dilation, groups=groups)
-    if not _use_patches(x.shape, w.shape, groups, jnp.dtype(x.dtype).itemsize):
+    if not _use_patches(w.shape) or x.shape[0] == 0:
         return native(x, w)
-    config = (tuple(stride), tuple(pads), tuple(dilation))
+    kernel = tuple(w.shape[2:])
+    out = [(x.shape[2 + i] + lo + hi - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
+           for i, (lo, hi) in enumerate(pads)]
+    per_image = x.shape[1] * math.prod(kernel) * math.prod(out) * jnp.dtype(x.dtype).itemsize
+    config = (kernel, tuple(stride), tuple(pads), tuple(dilation), groups,
+              _chunk_size(x.shape[0], per_image))
     return lax.platform_dependent(x, w, cpu=lambda a, b: _patch_conv(a, b, config), default=native)
 
 

@@ -17,6 +17,16 @@ from fnet.parity import function_case, module_case
 TF = torch.nn.functional
 
 
+# Weight gradients of the larger cases sum 10^4 - 10^5 products; in float32 both frameworks
+# round differently (torch's oneDNN blocking vs fnet's chunked products) and torch's own
+# float32 error against the float64 result is the larger one (e.g. 8e-4 vs fnet's 2e-4 on
+# gradients of magnitude ~400, see the note). float64 still agrees to 1e-10.
+BIG_SUM_TOL = {"grad_atol": 2e-3}
+BIG_SUM_NOTE = ("float32 weight gradients are sums of 1e4-1e5 products: torch's own float32 "
+                "rounding error (vs float64) exceeds the default 1e-5 absolute tolerance; "
+                "fnet's error vs float64 is smaller than torch's; float64 uses the default 1e-10")
+
+
 def _randn(*shape):
     return lambda rng: [rng.standard_normal(shape)]
 
@@ -56,6 +66,12 @@ for _ks, _k in _CONV2D:
     module_case(f"nn.Conv2d[3->6,k={_ks}{_sep(_k)}]", "conv", _mod("Conv2d", 3, 6, _ks, **_k),
                 _randn(2, 3, 7, 8), covers=["nn.Conv2d"])
 
+# Enough images per batch for several chunks (one image each) of the CPU lowering, with
+# stride, dilation and groups on that path too.
+for _k in [dict(padding=2), dict(stride=2, dilation=2, padding=3, groups=2, bias=False)]:
+    module_case(f"nn.Conv2d[4->8,k=5,chunked{_sep(_k)}]", "conv", _mod("Conv2d", 4, 8, 5, **_k),
+                _randn(6, 4, 48, 48), covers=["nn.Conv2d"], tol=BIG_SUM_TOL, note=BIG_SUM_NOTE)
+
 # Depthwise (groups == C_in, multiplier 2) and unbatched inputs.
 module_case("nn.Conv2d[depthwise 4->8,k=3,groups=4]", "conv", _mod("Conv2d", 4, 8, 3, groups=4, padding=1),
             _randn(2, 4, 6, 6), covers=["nn.Conv2d"])
@@ -92,12 +108,15 @@ class _TorchStack(torch.nn.Module):
         return x.flatten(1)
 
 
+# Batches large enough that the CPU lowering loops over several chunks of images in every
+# layer (lenet: 5 and 2 chunks, cnn: 2 and 4), as in the benchmark.
 for _name, _convs, _shape in [
-        ("lenet", [((3, 6, 5), {}), ((6, 16, 5), {})], (2, 3, 32, 32)),
-        ("cnn", [((3, 32, 3), dict(padding=1)), ((32, 64, 3), dict(padding=1))], (1, 3, 32, 32))]:
+        ("lenet", [((3, 6, 5), {}), ((6, 16, 5), {})], (20, 3, 32, 32)),
+        ("cnn", [((3, 32, 3), dict(padding=1)), ((32, 64, 3), dict(padding=1))], (12, 3, 32, 32))]:
     module_case(f"nn.Conv2d+MaxPool2d[benchmark {_name} stack]", "conv",
                 lambda c=_convs: (_FnetStack(c), _TorchStack(c)), _randn(*_shape),
-                covers=["nn.Conv2d", "nn.MaxPool2d", "functional.relu"])
+                covers=["nn.Conv2d", "nn.MaxPool2d", "functional.relu"], tol=BIG_SUM_TOL,
+                note=BIG_SUM_NOTE)
 
 
 # -- Conv1d / Conv3d ---------------------------------------------------------------------
