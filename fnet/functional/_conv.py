@@ -148,17 +148,28 @@ def _patches(x, kernel, stride, dilation, pads):
     return a.reshape(x.shape[1] * math.prod(kernel), x.shape[0] * math.prod(out)), tuple(out)
 
 
-def _chunk_conv(x, wmat, kernel, stride, dilation, pads, groups):
-    """Convolution of a few images as one matrix product: ``(c, C, *S) -> (c, O, *out)``."""
+def _chunk_conv(x, wmat, kernel, stride, dilation, pads, groups, transposed=False):
+    """Convolution of a few images as one matrix product: ``(c, C, *S) -> (c, O, *out)``.
+
+    ``wmat`` is ``(g, O / g, K / g)``, or ``(g, K / g, O / g)`` when ``transposed``: that
+    form is used in the tangent of the input, whose transpose (the input gradient) is then
+    the product ``wmat_t @ grad_out`` in the layout XLA's CPU matrix kernels run fastest.
+    """
     patches, out = _patches(x, kernel, stride, dilation, pads)
-    c_out = wmat.shape[0]
     if groups == 1:
-        y = lax.dot_general(wmat, patches, (((1,), (0,)), ((), ())))  # (O, c * P)
+        # Plain 2-D products: XLA's CPU backend maps them (and their transposes) onto its
+        # fast matrix kernels; a batch dimension of size 1 would not be.
+        y = lax.dot_general(wmat[0], patches, (((0 if transposed else 1,), (0,)), ((), ())))
     else:
-        y = lax.dot_general(wmat.reshape(groups, c_out // groups, -1),
-                            patches.reshape(groups, -1, patches.shape[1]),
-                            (((2,), (1,)), ((0,), (0,))))  # (g, O / g, c * P)
+        patches = patches.reshape(groups, -1, patches.shape[1])
+        y = lax.dot_general(wmat, patches, (((1 if transposed else 2,), (1,)), ((0,), (0,))))
+    c_out = math.prod(y.shape[:-1])  # y: (O, c * P) or (g, O / g, c * P)
     return jnp.swapaxes(y.reshape((c_out, x.shape[0]) + out), 0, 1)
+
+
+def _grouped(w, groups):
+    """``(O, C / g, *k) -> (g, O / g, C / g * prod(k))``."""
+    return w.reshape(groups, w.shape[0] // groups, -1)
 
 
 def _chunk_size(n: int, bytes_per_image: int) -> int:
@@ -182,7 +193,7 @@ def _scan_chunks(fn, chunk, *arrays):
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _patch_conv(x, w, config):
     kernel, stride, pads, dilation, groups, chunk = config
-    wmat = w.reshape(w.shape[0], -1)
+    wmat = _grouped(w, groups)
     return _scan_chunks(lambda xc: _chunk_conv(xc, wmat, kernel, stride, dilation, pads, groups),
                         chunk, x)
 
@@ -196,8 +207,9 @@ def _patch_conv_jvp(config, primals, tangents):
     has_w = not isinstance(dw, jax.custom_derivatives.SymbolicZero)
     if not (has_x or has_w):
         return y, jnp.zeros_like(y)
-    wmat = w.reshape(w.shape[0], -1)
-    dwmat = dw.reshape(dw.shape[0], -1) if has_w else None
+    dwmat = _grouped(dw, groups) if has_w else None
+    # The barrier keeps XLA from folding the transpose back into the product.
+    wmat_t = lax.optimization_barrier(jnp.swapaxes(_grouped(w, groups), 1, 2)) if has_x else None
 
     # The tangent is linear in (dx, dw); reverse mode transposes this loop into one that,
     # chunk by chunk, recomputes the patches of x (the checkpoint keeps them out of
@@ -209,7 +221,7 @@ def _patch_conv_jvp(config, primals, tangents):
         if has_w:
             t = _chunk_conv(xc, dwmat, kernel, stride, dilation, pads, groups)
         if has_x:
-            tx = _chunk_conv(dxc, wmat, kernel, stride, dilation, pads, groups)
+            tx = _chunk_conv(dxc, wmat_t, kernel, stride, dilation, pads, groups, transposed=True)
             t = tx if t is None else t + tx
         return t
 
