@@ -6,15 +6,21 @@ The implementations live in one private file per family (``_activation.py``,
 fnet.functional as F`` reads like ``import torch.nn.functional as F``.
 """
 
+from . import _activation, _distance, _dropout, _embedding, _linear, _loss, _norm, _padding, _upsampling
+from . import _conv, _pool
 from ._activation import *  # noqa: F401,F403
-from ._activation import __all__ as _activation_all
+from ._distance import *  # noqa: F401,F403
+from ._dropout import *  # noqa: F401,F403
+from ._embedding import *  # noqa: F401,F403
 from ._linear import *  # noqa: F401,F403
-from ._linear import __all__ as _linear_all
+from ._loss import *  # noqa: F401,F403
 from ._norm import *  # noqa: F401,F403
-from ._norm import __all__ as _norm_all
+from ._padding import *  # noqa: F401,F403
+from ._upsampling import *  # noqa: F401,F403
 from ._conv import *  # noqa: F401,F403
-from ._conv import __all__ as _conv_all
 from ._pool import *  # noqa: F401,F403
-from ._pool import __all__ as _pool_all
 
-__all__ = [*_activation_all, *_linear_all, *_norm_all, *_conv_all, *_pool_all]
+_FAMILIES = (_activation, _distance, _dropout, _embedding, _linear, _loss, _norm, _padding, _upsampling,
+             _conv, _pool)
+
+__all__ = [name for family in _FAMILIES for name in family.__all__]
