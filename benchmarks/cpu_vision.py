@@ -2,6 +2,7 @@
 
     python benchmarks/cpu_vision.py                      # both networks, batch 256
     python benchmarks/cpu_vision.py --repeats 30 --json cpu_vision.json
+    python benchmarks/cpu_vision.py --single-thread      # one core each, CPU time too
 
 Networks (CIFAR-10 shapes, 3x32x32 inputs, 10 classes):
 
@@ -17,10 +18,15 @@ in one ``jax.jit`` with donated parameter and optimizer buffers for fnet,
 machine's cores; XLA uses all cores by default). Both start from the same weights (the
 torch ``state_dict`` is loaded into fnet) and train on the same fixed batch.
 
+Both models are ``Sequential`` stacks of the same layers (``repr`` is identical).
+
 Warm-up steps (and compilation) are excluded. Each repeat times ``--steps`` consecutive
 steps of every framework in turn (interleaved, so a change in machine load hits both
 alike) and the per-step median over the repeats is reported, with the load average, since
 the CPU may be shared. ``ratio`` is fnet time / PyTorch time (below 1: fnet is faster).
+The process CPU time per step is reported too: on a loaded machine it is the steadier
+measure of the work each framework does (``--single-thread`` runs both on one thread, where
+it is exactly the compute time).
 """
 
 from __future__ import annotations
@@ -36,78 +42,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 
 def _networks():
+    """The two networks as ``Sequential`` stacks, identical in fnet and torch."""
     import torch
 
-    from fnet import functional as F
     from fnet import nn
 
-    class FnetLeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 6, 5)
-            self.conv2 = nn.Conv2d(6, 16, 5)
-            self.pool = nn.MaxPool2d(2)
-            self.fc1 = nn.Linear(400, 120)
-            self.fc2 = nn.Linear(120, 84)
-            self.fc3 = nn.Linear(84, 10)
+    def lenet(m):
+        return m.Sequential(m.Conv2d(3, 6, 5), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5), m.ReLU(),
+                            m.MaxPool2d(2), m.Flatten(), m.Linear(400, 120), m.ReLU(),
+                            m.Linear(120, 84), m.ReLU(), m.Linear(84, 10))
 
-        def forward(self, ctx, x):
-            x = self.pool(ctx, F.relu(self.conv1(ctx, x)))
-            x = self.pool(ctx, F.relu(self.conv2(ctx, x)))
-            x = x.reshape(x.shape[0], -1)
-            x = F.relu(self.fc1(ctx, x))
-            x = F.relu(self.fc2(ctx, x))
-            return self.fc3(ctx, x)
+    def cnn(m):
+        return m.Sequential(m.Conv2d(3, 32, 3, padding=1), m.ReLU(), m.MaxPool2d(2),
+                            m.Conv2d(32, 64, 3, padding=1), m.ReLU(), m.MaxPool2d(2), m.Flatten(),
+                            m.Linear(64 * 8 * 8, 128), m.ReLU(), m.Linear(128, 10))
 
-    class TorchLeNet(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = torch.nn.Conv2d(3, 6, 5)
-            self.conv2 = torch.nn.Conv2d(6, 16, 5)
-            self.pool = torch.nn.MaxPool2d(2)
-            self.fc1 = torch.nn.Linear(400, 120)
-            self.fc2 = torch.nn.Linear(120, 84)
-            self.fc3 = torch.nn.Linear(84, 10)
-
-        def forward(self, x):
-            x = self.pool(torch.relu(self.conv1(x)))
-            x = self.pool(torch.relu(self.conv2(x)))
-            x = x.flatten(1)
-            x = torch.relu(self.fc1(x))
-            x = torch.relu(self.fc2(x))
-            return self.fc3(x)
-
-    class FnetCNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
-            self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
-            self.pool = nn.MaxPool2d(2)
-            self.fc1 = nn.Linear(64 * 8 * 8, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, ctx, x):
-            x = self.pool(ctx, F.relu(self.conv1(ctx, x)))
-            x = self.pool(ctx, F.relu(self.conv2(ctx, x)))
-            x = x.reshape(x.shape[0], -1)
-            return self.fc2(ctx, F.relu(self.fc1(ctx, x)))
-
-    class TorchCNN(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = torch.nn.Conv2d(3, 32, 3, padding=1)
-            self.conv2 = torch.nn.Conv2d(32, 64, 3, padding=1)
-            self.pool = torch.nn.MaxPool2d(2)
-            self.fc1 = torch.nn.Linear(64 * 8 * 8, 128)
-            self.fc2 = torch.nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = self.pool(torch.relu(self.conv1(x)))
-            x = self.pool(torch.relu(self.conv2(x)))
-            x = x.flatten(1)
-            return self.fc2(torch.relu(self.fc1(x)))
-
-    return {"lenet": (FnetLeNet, TorchLeNet), "cnn": (FnetCNN, TorchCNN)}
+    return {"lenet": (lambda: lenet(nn), lambda: lenet(torch.nn)),
+            "cnn": (lambda: cnn(nn), lambda: cnn(torch.nn))}
 
 
 def _fnet_step(model, torch_model, x, y, lr):
@@ -165,8 +116,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per framework per round")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per framework")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--single-thread", action="store_true",
+                        help="one thread for both (XLA_FLAGS and torch.set_num_threads(1))")
     parser.add_argument("--json", dest="json_path", help="also write the results to this file")
     args = parser.parse_args(argv)
+    if args.single_thread:
+        # Must be set before JAX creates its CPU client.
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                                   " intra_op_parallelism_threads=1").strip()
+        args.threads = 1
 
     import jax
     import numpy as np
@@ -194,24 +152,32 @@ def main(argv: list[str] | None = None) -> dict:
             for run in runners.values():
                 run()
         times = {k: [] for k in runners}
+        cpu = {k: [] for k in runners}
         for _ in range(args.repeats):
             for k, run in runners.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(args.steps):
                     run()
                 times[k].append((time.perf_counter() - t0) / args.steps)
+                cpu[k].append((time.process_time() - c0) / args.steps)
         med = {k: float(np.median(v)) for k, v in times.items()}
+        med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
         results[name] = {"fnet_ms": med["fnet"] * 1e3, "torch_ms": med["torch"] * 1e3,
                          "ratio": med["fnet"] / med["torch"],
+                         "fnet_cpu_ms": med_cpu["fnet"] * 1e3, "torch_cpu_ms": med_cpu["torch"] * 1e3,
+                         "cpu_ratio": med_cpu["fnet"] / med_cpu["torch"],
                          "fnet_ms_all": [t * 1e3 for t in times["fnet"]],
                          "torch_ms_all": [t * 1e3 for t in times["torch"]],
                          "first_loss": first}
         print(f"{name:>6}: fnet {med['fnet'] * 1e3:8.1f} ms/step   torch {med['torch'] * 1e3:8.1f} ms/step"
-              f"   ratio fnet/torch {med['fnet'] / med['torch']:.2f}   (first-step loss fnet "
-              f"{first['fnet']:.4f}, torch {first['torch']:.4f})", flush=True)
+              f"   ratio fnet/torch {med['fnet'] / med['torch']:.2f}   | CPU time fnet "
+              f"{med_cpu['fnet'] * 1e3:.1f} ms, torch {med_cpu['torch'] * 1e3:.1f} ms, ratio "
+              f"{med_cpu['fnet'] / med_cpu['torch']:.2f}   (first-step loss fnet {first['fnet']:.4f}, "
+              f"torch {first['torch']:.4f})", flush=True)
     load_end = os.getloadavg()
     print(f"load average at the end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
     report = {"batch": args.batch, "repeats": args.repeats, "steps": args.steps,
+              "single_thread": args.single_thread,
               "torch_threads": args.threads, "cpu_count": os.cpu_count(),
               "load_average_start": load_start, "load_average_end": load_end,
               "jax": jax.__version__, "torch": torch.__version__, "networks": results}

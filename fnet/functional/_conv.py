@@ -18,9 +18,11 @@ How a convolution is lowered (the arithmetic is the same; only the speed differs
   mode turns it into one loop that recomputes each chunk's patches, accumulates the
   weight gradient ``grad_out @ patches^T`` and scatters ``weight^T @ grad_out`` into the
   input gradient (col2im), so neither pass materialises the full patch matrix.
-  XLA's own CPU convolution is competitive in the forward pass but 3-9x slower than
-  PyTorch's oneDNN for the weight gradient, which dominates a training step of a small
-  CNN (``benchmarks/cpu_vision.py``). Everything stays NCHW/OIHW; no layout changes.
+  XLA's own CPU convolution is competitive in the forward pass but 3-13x slower than
+  PyTorch's oneDNN for the weight gradient (measured on the layers of
+  ``benchmarks/cpu_vision.py``), which dominates a training step of a small CNN.
+  Everything stays NCHW/OIHW at the interface; the only layout changes are within a
+  chunk, in cache.
 
 The choice is made per backend with ``jax.lax.platform_dependent``, so a program
 compiled for a GPU keeps XLA's convolution even when traced on a host whose default
@@ -36,7 +38,6 @@ from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from .. import _checks
