@@ -7,6 +7,7 @@ fnet.functional as F`` reads like ``import torch.nn.functional as F``.
 """
 
 from . import _activation, _distance, _dropout, _embedding, _linear, _loss, _norm, _padding, _upsampling
+from . import _conv, _pool
 from ._activation import *  # noqa: F401,F403
 from ._distance import *  # noqa: F401,F403
 from ._dropout import *  # noqa: F401,F403
@@ -16,7 +17,10 @@ from ._loss import *  # noqa: F401,F403
 from ._norm import *  # noqa: F401,F403
 from ._padding import *  # noqa: F401,F403
 from ._upsampling import *  # noqa: F401,F403
+from ._conv import *  # noqa: F401,F403
+from ._pool import *  # noqa: F401,F403
 
-_FAMILIES = (_activation, _distance, _dropout, _embedding, _linear, _loss, _norm, _padding, _upsampling)
+_FAMILIES = (_activation, _distance, _dropout, _embedding, _linear, _loss, _norm, _padding, _upsampling,
+             _conv, _pool)
 
 __all__ = [name for family in _FAMILIES for name in family.__all__]

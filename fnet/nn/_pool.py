@@ -1,0 +1,241 @@
+"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveMaxPool1d/2d/3d``,
+``AdaptiveAvgPool1d/2d/3d``.
+
+Configuration is stored exactly as torch stores it (``MaxPool2d(2)`` keeps
+``kernel_size=2, stride=2``; ``AvgPool1d`` keeps 1-tuples), so ``repr`` matches torch.
+See ``fnet/functional/_pool.py`` for the semantics (first maximum, torch's indices).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from .. import _checks
+from .. import functional as F
+from ..functional._conv import _LAYOUT, _UNBATCHED
+from ._conv import _call
+from ._module import Context, Module
+
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
+
+
+def _single(value: Any) -> tuple:
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
+class _Pool(Module):
+    _nd = 0
+    _functional = None
+
+    def _check(self, where: str, input: Any) -> None:
+        nd = self._nd
+        _checks.check_floating(where, input)
+        _checks.check_ndim(where, input, (nd + 1, nd + 2),
+                           f"{_LAYOUT[nd]} or unbatched {_UNBATCHED[nd]} input")
+
+
+class _MaxPoolNd(_Pool):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, ctx: Context, input: jax.Array):
+        where = ctx.where(self)
+        self._check(where, input)
+        return _call(where, type(self)._functional, input, self.kernel_size, self.stride,
+                     self.padding, self.dilation, self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+_MAX_DOC = """{nd}-D max pooling layer.
+
+    Args:
+        kernel_size: window size (int or {nd}-tuple).
+        stride: window stride (default ``kernel_size``).
+        padding: implicit ``-inf`` padding, at most ``kernel_size // 2``.
+        dilation: spacing between window elements.
+        return_indices: also return torch's flat per-plane indices of the maxima.
+        ceil_mode: round the output size up (torch's rule for the last window).
+
+    Shape: input ``{layout}`` or unbatched ``{unbatched}``; output ``(N, C, *out)``.
+
+    PyTorch equivalent: ``torch.nn.MaxPool{nd}d``.
+    """
+
+
+class MaxPool1d(_MaxPoolNd):
+    _nd = 1
+    _functional = staticmethod(F.max_pool1d)
+
+
+class MaxPool2d(_MaxPoolNd):
+    _nd = 2
+    _functional = staticmethod(F.max_pool2d)
+
+
+class MaxPool3d(_MaxPoolNd):
+    _nd = 3
+    _functional = staticmethod(F.max_pool3d)
+
+
+class _AvgPoolNd(_Pool):
+    def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
+        where = ctx.where(self)
+        self._check(where, input)
+        extra = () if self._nd == 1 else (self.divisor_override,)
+        return _call(where, type(self)._functional, input, self.kernel_size, self.stride,
+                     self.padding, self.ceil_mode, self.count_include_pad, *extra)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+_AVG_DOC = """{nd}-D average pooling layer.
+
+    Args:
+        kernel_size: window size (int or {nd}-tuple).
+        stride: window stride (default ``kernel_size``).
+        padding: implicit zero padding, at most ``kernel_size // 2``.
+        ceil_mode: round the output size up (torch's rule for the last window).
+        count_include_pad: include the zero padding in the divisor.{extra}
+
+    Shape: input ``{layout}`` or unbatched ``{unbatched}``; output ``(N, C, *out)``.
+
+    PyTorch equivalent: ``torch.nn.AvgPool{nd}d``.
+    """
+
+
+class AvgPool1d(_AvgPoolNd):
+    _nd = 1
+    _functional = staticmethod(F.avg_pool1d)
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__()
+        # torch's AvgPool1d stores 1-tuples (and prints them).
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+
+class _AvgPool23(_AvgPoolNd):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+
+class AvgPool2d(_AvgPool23):
+    _nd = 2
+    _functional = staticmethod(F.avg_pool2d)
+
+
+class AvgPool3d(_AvgPool23):
+    _nd = 3
+    _functional = staticmethod(F.avg_pool3d)
+
+
+class _AdaptiveMaxPoolNd(_Pool):
+    def __init__(self, output_size: Any, return_indices: bool = False):
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, ctx: Context, input: jax.Array):
+        where = ctx.where(self)
+        self._check(where, input)
+        return _call(where, type(self)._functional, input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class _AdaptiveAvgPoolNd(_Pool):
+    def __init__(self, output_size: Any):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
+        where = ctx.where(self)
+        self._check(where, input)
+        return _call(where, type(self)._functional, input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+_ADAPTIVE_DOC = """{nd}-D adaptive {kind} pooling layer to a fixed output size.
+
+    Args:
+        output_size: int or {nd}-tuple; ``None`` entries keep the input size.{extra}
+
+    Window ``i`` covers ``[floor(i n / o), ceil((i + 1) n / o))`` of an axis of size ``n``.
+
+    Shape: input ``{layout}`` or unbatched ``{unbatched}``; output ``(N, C, *output_size)``.
+
+    PyTorch equivalent: ``torch.nn.Adaptive{Kind}Pool{nd}d``.
+    """
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    _nd = 1
+    _functional = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    _nd = 2
+    _functional = staticmethod(F.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    _nd = 3
+    _functional = staticmethod(F.adaptive_max_pool3d)
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    _nd = 1
+    _functional = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    _nd = 2
+    _functional = staticmethod(F.adaptive_avg_pool2d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    _nd = 3
+    _functional = staticmethod(F.adaptive_avg_pool3d)
+
+
+for _nd in (1, 2, 3):
+    _fmt = dict(nd=_nd, layout=_LAYOUT[_nd], unbatched=_UNBATCHED[_nd])
+    globals()[f"MaxPool{_nd}d"].__doc__ = _MAX_DOC.format(**_fmt)
+    globals()[f"AvgPool{_nd}d"].__doc__ = _AVG_DOC.format(
+        extra="\n        divisor_override: divide each window sum by this instead." if _nd > 1 else "",
+        **_fmt)
+    globals()[f"AdaptiveMaxPool{_nd}d"].__doc__ = _ADAPTIVE_DOC.format(
+        kind="max", Kind="Max", extra="\n        return_indices: also return the flat per-plane "
+        "indices of the maxima.", **_fmt)
+    globals()[f"AdaptiveAvgPool{_nd}d"].__doc__ = _ADAPTIVE_DOC.format(kind="average", Kind="Avg",
+                                                                       extra="", **_fmt)
