@@ -7,8 +7,10 @@ fnet.functional as F`` reads like ``import torch.nn.functional as F``.
 """
 
 from ._activation import *  # noqa: F401,F403
+from ._attention import *  # noqa: F401,F403
+from ._attention import __all__ as _attention_all
 from ._activation import __all__ as _activation_all
 from ._linear import *  # noqa: F401,F403
 from ._linear import __all__ as _linear_all
 
-__all__ = [*_activation_all, *_linear_all]
+__all__ = [*_activation_all, *_linear_all, *_attention_all]
