@@ -64,6 +64,10 @@ def to_numpy(value: Any) -> np.ndarray:
             # numpy has no bfloat16; bf16 -> f32 -> bf16 is exact.
             return tensor.float().numpy().astype(ml_dtypes.bfloat16)
         return tensor.numpy()
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        from jax.experimental import multihost_utils  # several processes: gather the shards
+
+        return np.asarray(multihost_utils.process_allgather(value, tiled=True))
     return np.asarray(value)
 
 

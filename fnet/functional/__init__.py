@@ -12,5 +12,7 @@ from ._attention import __all__ as _attention_all
 from ._activation import __all__ as _activation_all
 from ._linear import *  # noqa: F401,F403
 from ._linear import __all__ as _linear_all
+from ._norm import *  # noqa: F401,F403
+from ._norm import __all__ as _norm_all
 
-__all__ = [*_activation_all, *_linear_all, *_attention_all]
+__all__ = [*_activation_all, *_linear_all, *_attention_all, *_norm_all]

@@ -1,0 +1,142 @@
+"""Map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+
+
+class Dataset:
+    """A map-style dataset: ``__getitem__(index)`` and ``__len__``.
+
+    Subclass it like torch's: return one sample (an array, a tuple of arrays or a dict).
+
+    PyTorch equivalent: ``torch.utils.data.Dataset``.
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+    def __add__(self, other: "Dataset") -> "ConcatDataset":
+        return ConcatDataset([self, other])
+
+    def get_batch(self, indices: np.ndarray) -> Any:
+        """A whole batch at once; the default stacks single samples (see DataLoader)."""
+        from ._loader import default_collate
+
+        return default_collate([self[int(i)] for i in indices])
+
+
+class TensorDataset(Dataset):
+    """Samples are the ``index``-th rows of each array.
+
+    Args:
+        *tensors: arrays (numpy, jax or torch) with the same first dimension.
+
+    PyTorch equivalent: ``torch.utils.data.TensorDataset``.
+    """
+
+    def __init__(self, *tensors: Any):
+        from ..io import to_numpy
+
+        if not tensors:
+            raise ValueError("TensorDataset: expected at least one array, got none")
+        arrays = tuple(to_numpy(t) for t in tensors)
+        sizes = [a.shape[0] if a.ndim else None for a in arrays]
+        if None in sizes or len(set(sizes)) != 1:
+            raise ValueError(f"TensorDataset: expected arrays with the same first dimension, got "
+                             f"shapes {[a.shape for a in arrays]}")
+        self.tensors = arrays
+
+    def __getitem__(self, index: int) -> tuple:
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def get_batch(self, indices: np.ndarray) -> tuple:
+        # One fancy-index per array instead of stacking single rows.
+        return tuple(t[indices] for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``.
+
+    PyTorch equivalent: ``torch.utils.data.Subset``.
+    """
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[int(self.indices[index])]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def get_batch(self, indices: np.ndarray) -> Any:
+        return self.dataset.get_batch(self.indices[np.asarray(indices)])
+
+
+class ConcatDataset(Dataset):
+    """Several datasets one after the other.
+
+    PyTorch equivalent: ``torch.utils.data.ConcatDataset``.
+    """
+
+    def __init__(self, datasets: Sequence[Dataset]):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: expected at least one dataset")
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+
+    def __len__(self) -> int:
+        return int(self.cumulative_sizes[-1])
+
+    def __getitem__(self, index: int) -> Any:
+        if index < 0:
+            if -index > len(self):
+                raise IndexError(f"ConcatDataset: index {index} out of range for length {len(self)}")
+            index = len(self) + index
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = 0 if which == 0 else self.cumulative_sizes[which - 1]
+        return self.datasets[which][int(index - start)]
+
+
+def random_split(dataset: Dataset, lengths: Sequence[int | float], seed: int = 0) -> list[Subset]:
+    """Splits into non-overlapping random subsets of the given lengths.
+
+    Args:
+        dataset: the dataset to split.
+        lengths: sizes, or fractions summing to 1 (remainders go round-robin to the
+            first splits, as torch does).
+        seed: seed of the permutation (torch takes a ``generator``; fnet a seed).
+
+    PyTorch equivalent: ``torch.utils.data.random_split``.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    fractions = bool(lengths) and all(isinstance(x, float) and 0 <= x <= 1 for x in lengths)
+    if fractions and math.isclose(sum(lengths), 1.0):
+        sizes = [int(math.floor(n * frac)) for frac in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+        lengths = sizes
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: sum of input lengths {sum(lengths)} does not equal the length "
+                         f"of the input dataset {n}")
+    perm = np.random.default_rng(seed).permutation(n)
+    out, offset = [], 0
+    for length in lengths:
+        out.append(Subset(dataset, perm[offset:offset + int(length)]))
+        offset += int(length)
+    return out

@@ -1,0 +1,121 @@
+"""fnet.train: the step builder, evaluate, fit (NaN stop, checkpoints, exact resume), plots."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import fnet
+from fnet import data as D
+from fnet import nn
+from fnet import train as T
+
+
+def xent(logits, target):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, target).mean()
+
+
+def _setup(n=96, batch=16, seed=0):
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    ds = D.make_classification(n, n_features=4, n_classes=3, separation=5.0, seed=seed)
+    loader = D.DataLoader(ds, batch_size=batch, shuffle=True, seed=seed)
+    params, state = model.init(jax.random.key(seed))
+    return model, loader, params, state
+
+
+def test_train_step_learns_and_reports_accuracy():
+    model, loader, params, state = _setup()
+    opt = optax.sgd(0.2, momentum=0.9)
+    step = T.make_train_step(model, xent, opt)
+    opt_state = opt.init(params)
+    losses = []
+    for epoch in range(8):
+        for i, batch in enumerate(loader.iter_epoch(epoch)):
+            params, state, opt_state, metrics = step(params, state, opt_state, batch, jax.random.key(i))
+            losses.append(float(metrics["loss"]))
+    assert losses[-1] < 0.5 * losses[0]
+    assert set(metrics) == {"loss", "accuracy", "nonfinite"} and int(metrics["nonfinite"]) == -1
+    result = T.evaluate(model, params, state, loader, xent)
+    assert result["accuracy"] > 0.8
+
+
+def test_fit_history_eval_and_plot(tmp_path):
+    model, loader, params, state = _setup()
+    result = T.fit(model, params, state, optax.adam(0.05), loader, xent, epochs=3, eval_loader=loader,
+                   progress=True)
+    h = result.history
+    assert h["epoch"] == [1, 2, 3] and result.step == 3 * len(loader)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "samples_per_second"} <= set(h)
+    assert h["loss"][-1] < h["loss"][0]
+    png = T.plot_history(h, str(tmp_path / "history.png"))
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nan_stops_with_the_step_and_the_first_non_finite_tensor():
+    model, loader, params, state = _setup()
+    x = np.ones((8, 4), np.float32)
+    x[3, 1] = np.nan
+    bad = D.DataLoader(D.TensorDataset(x, np.zeros(8, np.int64)), batch_size=8)
+    with pytest.raises(T.NonFiniteError, match=r"step 0 .*input batch leaf 0"):
+        T.fit(model, params, state, optax.sgd(0.1), bad, xent, progress=False)
+    # An exploding learning rate: the loss is finite at first, then a gradient overflows.
+    big = D.DataLoader(D.TensorDataset(np.full((8, 4), 1e3, np.float32), np.zeros(8, np.int64)), batch_size=8)
+    with pytest.raises(T.NonFiniteError, match=r"first non-finite tensor: (gradient of|updated parameter|model output|loss)"):
+        T.fit(model, params, state, optax.sgd(1e30), big, xent, epochs=50, progress=False)
+
+
+def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path):
+    model, loader, params, state = _setup(n=80, batch=16)  # 5 steps per epoch
+    opt = optax.adam(0.01)
+    reference = T.fit(model, params, state, opt, loader, xent, epochs=3, progress=False,
+                      key=jax.random.key(7))
+
+    real_step = T.make_train_step(model, xent, opt)
+    calls = {"n": 0}
+
+    def crashing_step(*args):
+        calls["n"] += 1
+        if calls["n"] == 9:  # dies in the middle of epoch 2, after the checkpoint at step 6
+            raise KeyboardInterrupt("power cut")
+        return real_step(*args)
+
+    ckpt = str(tmp_path / "ckpt")
+    model2, _, params2, state2 = _setup(n=80, batch=16)
+    with pytest.raises(KeyboardInterrupt):
+        T.fit(model2, params2, state2, opt, loader, xent, epochs=3, progress=False, key=jax.random.key(7),
+              checkpoint_dir=ckpt, checkpoint_every=3, train_step=crashing_step)
+    assert T.latest_checkpoint(ckpt)["step"] == 6
+    # The torch-named model checkpoint of the run is a plain fnet/torch checkpoint.
+    fnet.load(os.path.join(ckpt, T.latest_checkpoint(ckpt)["model"]), model2)
+    _, _, fresh_params, fresh_state = _setup(n=80, batch=16, seed=99)  # resume ignores these
+    resumed = T.fit(model2, fresh_params, fresh_state, opt, loader, xent, epochs=3, progress=False,
+                    key=jax.random.key(7), checkpoint_dir=ckpt, checkpoint_every=3)
+    assert resumed.step == reference.step == 15
+    for a, b in zip(jax.tree.leaves(reference.params), jax.tree.leaves(resumed.params)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(jax.tree.leaves(reference.opt_state), jax.tree.leaves(resumed.opt_state)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(reference.history["loss"], resumed.history["loss"], rtol=1e-6)
+    assert sorted(f for f in os.listdir(ckpt) if f.startswith("model-")) == [
+        "model-000000012.safetensors", "model-000000015.safetensors"]
+
+
+def test_batches_must_be_pairs_or_use_compute_loss():
+    model, _, params, state = _setup()
+    step = T.make_train_step(model, xent, optax.sgd(0.1), donate=False)
+    with pytest.raises(TypeError, match="compute_loss"):
+        step(params, state, optax.sgd(0.1).init(params), {"x": jnp.ones((2, 4))}, jax.random.key(0))
+
+    def compute(model, params, state, batch, train, key):
+        out, new_state = model.apply(params, state, batch["x"], train=train, key=key)
+        return xent(out, batch["y"]), new_state, out, batch["y"]
+
+    step = T.make_train_step(model, None, optax.sgd(0.1), compute_loss=compute)
+    batch = {"x": jnp.ones((2, 4)), "y": jnp.array([0, 1])}
+    _, _, _, metrics = step(params, state, optax.sgd(0.1).init(params), batch, jax.random.key(0))
+    assert "accuracy" in metrics
