@@ -12,18 +12,6 @@ import jax.numpy as jnp
 from .nn._module import Context, Module
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    axes = tuple(range(-len(normalized_shape), 0))
-    mean = jnp.mean(input, axis=axes, keepdims=True)
-    var = jnp.mean(jnp.square(input - mean), axis=axes, keepdims=True)
-    out = (input - mean) * jax.lax.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
-
-
 def gelu(input, approximate="none"):
     return jax.nn.gelu(input, approximate=approximate == "tanh")
 
@@ -42,30 +30,6 @@ def mse_loss(input, target):
 
 def binary_cross_entropy_with_logits(input, target):
     return jnp.mean(jnp.maximum(input, 0) - input * target + jnp.log1p(jnp.exp(-jnp.abs(input))))
-
-
-class LayerNorm(Module):
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
-                 dtype=None):
-        super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
-        self.bias = bias
-
-    def reset_parameters(self, key):
-        p = {}
-        if self.elementwise_affine:
-            p["weight"] = jnp.ones(self.normalized_shape)
-            if self.bias:
-                p["bias"] = jnp.zeros(self.normalized_shape)
-        return p, {}
-
-    def forward(self, ctx: Context, input):
-        return layer_norm(input, self.normalized_shape, ctx.params.get("weight"), ctx.params.get("bias"), self.eps)
-
-    def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class Dropout(Module):

@@ -23,6 +23,7 @@ decoders) are refused with a clear error rather than computed differently.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -38,8 +39,9 @@ from .. import _tree
 from .. import functional as F
 from .. import init as init_
 from .. import nn
-from .._standins import (Dropout, Embedding, LayerNorm, binary_cross_entropy_with_logits,  # TEMPORARY
+from .._standins import (Dropout, Embedding, binary_cross_entropy_with_logits,  # TEMPORARY
                          cross_entropy, gelu, mse_loss)
+from ..nn import LayerNorm
 from ..functional._attention import _attend
 from ._output import ModelOutput, register_output
 
@@ -539,6 +541,14 @@ class BertPreTrainedModel(nn.Module):
     _keys_to_ignore_on_load: tuple[str, ...] = ("embeddings.position_ids", "embeddings.token_type_ids")
     _tied_keys: tuple[str, ...] = ()
 
+    def init(self, key: jax.Array) -> tuple[dict, dict]:
+        """Fresh parameters with transformers' initialisation (``state`` is ``{}``).
+
+        Compiled as one program: BERT has hundreds of small initialisers, which are
+        much slower to dispatch one by one.
+        """
+        return _jit_init(self, key)
+
     def _init_tree(self, key: jax.Array, seen: set[int]) -> tuple[dict, dict]:
         params, state = super()._init_tree(key, seen)
         std = self.config.initializer_range
@@ -594,6 +604,11 @@ class BertPreTrainedModel(nn.Module):
         return self.bert(ctx, input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                          position_ids=position_ids, inputs_embeds=inputs_embeds,
                          output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _jit_init(model: BertPreTrainedModel, key: jax.Array) -> tuple[dict, dict]:
+    return nn.Module.init(model, key)
 
 
 class BertModel(BertPreTrainedModel):

@@ -281,7 +281,7 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
             continue
         arrays[k] = _canonical(array, dtype if dtype is not None else
                                (jnp.float32 if np.issubdtype(array.dtype, np.floating) else None))
-    missing = [k for k in (*want_params, *want_state) if k not in arrays]
+    missing = sorted(k for k in (*want_params, *want_state) if k not in arrays)
     if mismatched and not ignore_mismatched_sizes:
         rows = "\n\t".join(f"{k}: shape {_fmt(c)} in the checkpoint, {_fmt(m)} in the model"
                            for k, c, m in mismatched)
@@ -297,8 +297,13 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
                              f"{' ...' if len(missing_backbone) > 20 else ''} (strict=False initialises "
                              f"them randomly)")
     if missing:
-        fresh_params, fresh_state = model.init(key if key is not None else jax.random.key(0))
-        fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
+        # Only the missing entries are computed: XLA drops the rest of the initialiser.
+        def fresh_subset(init_key):
+            fresh_params, fresh_state = model.init(init_key)
+            fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
+            return {k: fresh[k] for k in missing}
+
+        fresh = jax.jit(fresh_subset)(key if key is not None else jax.random.key(0))
         for k in missing:
             arrays[k] = fresh[k] if dtype is None else fresh[k].astype(dtype)
     params = _tree.unflatten({k: arrays[k] for k in want_params})

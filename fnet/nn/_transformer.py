@@ -22,11 +22,12 @@ import jax.numpy as jnp
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
-from .._standins import Dropout, LayerNorm, gelu  # TEMPORARY: replaced when norm/misc/act land
+from .._standins import Dropout, gelu  # TEMPORARY: replaced when misc/act land
 from ._attention import MultiheadAttention
 from ._container import ModuleList
 from ._linear import Linear
 from ._module import Context, Module
+from ._norm import LayerNorm
 
 __all__ = ["TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
            "TransformerDecoder", "Transformer"]
