@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
+from ._dropout import dropout
 from ._linear import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -37,15 +38,6 @@ __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 # ---------------------------------------------------------------------------------------
 # core
-
-
-def _dropout_keep_mask(dropout_key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
-    """The boolean keep-mask attention dropout draws (True = kept).
-
-    Kept private but stable: the parity suite draws the same mask to hand it to
-    torch's math kernel (``aten::_scaled_dot_product_attention_math(dropout_mask=)``).
-    """
-    return jax.random.bernoulli(dropout_key, 1.0 - p, shape)
 
 
 def _softmax(scores: jax.Array, safe: bool) -> jax.Array:
@@ -85,11 +77,7 @@ def _reference_attention(query: jax.Array, key: jax.Array, value: jax.Array,
         scores = jnp.where(allowed, scores, jnp.asarray(-jnp.inf, scores.dtype))
     weights = _softmax(scores, safe)
     if dropout_p > 0.0:
-        if dropout_p >= 1.0:
-            weights = jnp.zeros_like(weights)
-        else:
-            keep = _dropout_keep_mask(dropout_key, dropout_p, weights.shape)
-            weights = jnp.where(keep, weights / jnp.asarray(1.0 - dropout_p, weights.dtype), 0.0)
+        weights = dropout(weights, dropout_p, training=True, key=dropout_key)
     return jnp.matmul(weights, value), weights
 
 

@@ -39,9 +39,8 @@ from .. import _tree
 from .. import functional as F
 from .. import init as init_
 from .. import nn
-from .._standins import (Dropout, Embedding, binary_cross_entropy_with_logits,  # TEMPORARY
-                         cross_entropy, gelu, mse_loss)
-from ..nn import LayerNorm
+from .._standins import gelu  # TEMPORARY: replaced when act lands
+from ..nn import Dropout, Embedding, LayerNorm
 from ..functional._attention import _attend
 from ._output import ModelOutput, register_output
 
@@ -736,17 +735,17 @@ class BertForSequenceClassification(BertPreTrainedModel):
             if self.num_labels == 1:
                 if labels.size != batch:
                     _checks.fail(where, f"regression labels ({batch},)", labels)
-                return mse_loss(jnp.squeeze(logits), jnp.squeeze(labels).astype(logits.dtype))
+                return F.mse_loss(jnp.squeeze(logits), jnp.squeeze(labels).astype(logits.dtype))
             _checks.check_same_shape(where, logits, labels, ("logits", "labels"))
-            return mse_loss(logits, labels.astype(logits.dtype))
+            return F.mse_loss(logits, labels.astype(logits.dtype))
         if kind == "single_label_classification":
             _checks.check_integer(where, labels, "labels (class indices)")
             if labels.size != batch:
                 _checks.fail(where, f"one class index per example, labels ({batch},)", labels)
             _check_ids(where, "labels", labels, self.num_labels, "classes (num_labels)")
-            return cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1))
+            return F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1))
         _checks.check_same_shape(where, logits, labels, ("logits", "labels (multi-label targets)"))
-        return binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype))
+        return F.binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype))
 
 
 class BertForTokenClassification(BertPreTrainedModel):
@@ -782,7 +781,7 @@ class BertForTokenClassification(BertPreTrainedModel):
             if labels.shape != logits.shape[:2]:
                 _checks.fail(where, f"labels {_checks.fmt_shape(logits.shape[:2])} (batch_size, "
                                     f"sequence_length)", labels)
-            loss = cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1))
+            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1))
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                                      attentions=outputs.get("attentions"))
 
@@ -831,7 +830,7 @@ class BertForMaskedLM(BertPreTrainedModel):
             if labels.shape != logits.shape[:2]:
                 _checks.fail(where, f"labels {_checks.fmt_shape(logits.shape[:2])} (batch_size, "
                                     f"sequence_length)", labels)
-            loss = cross_entropy(logits.reshape(-1, self.config.vocab_size), labels.reshape(-1))
+            loss = F.cross_entropy(logits.reshape(-1, self.config.vocab_size), labels.reshape(-1))
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                               attentions=outputs.get("attentions"))
 

@@ -22,9 +22,10 @@ import jax.numpy as jnp
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
-from .._standins import Dropout, gelu  # TEMPORARY: replaced when misc/act land
+from .._standins import gelu  # TEMPORARY: replaced when act lands
 from ._attention import MultiheadAttention
 from ._container import ModuleList
+from ._dropout import Dropout
 from ._linear import Linear
 from ._module import Context, Module
 from ._norm import LayerNorm

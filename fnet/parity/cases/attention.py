@@ -17,7 +17,7 @@ import torch
 
 from fnet import functional as F
 from fnet import nn
-from fnet.functional._attention import _dropout_keep_mask
+from fnet.functional._dropout import _keep_mask
 from fnet.io import load_state_dict
 from fnet._standins import gelu as _gelu  # TEMPORARY
 from fnet.parity import ParityCase, case_seed, function_case, precision, register, run_pair
@@ -150,7 +150,7 @@ def _sdpa_dropout_case(name: str, p: float, q_shape, kv_shape, mask: bool = Fals
         with precision(dtype):
             cast = cast_inputs(xs, dtype)
             shape = q_shape[:-1] + kv_shape[-2:-1]
-            keep = np.asarray(_dropout_keep_mask(key, p, shape))
+            keep = np.asarray(_keep_mask(key, p, shape))  # the mask F.dropout draws
             j_mask = None if attn is None else jnp.asarray(attn)
             # the math kernel takes one additive mask (SDPA's dispatcher converts bool masks
             # and merges is_causal); build it the same way here
