@@ -89,8 +89,8 @@ def main() -> None:
 
         ref = AutoModel.from_pretrained(path).eval()
         with torch.no_grad():
-            hidden = ref(**{k: torch.from_numpy(np.asarray(v)) for k, v in inputs.items()}).last_hidden_state
-        pooled = np.asarray(mean_pool(jnp.asarray(hidden.numpy()), inputs["attention_mask"]))
+            hidden = ref(**{k: torch.from_numpy(np.array(v)) for k, v in inputs.items()}).last_hidden_state
+        pooled = np.array(mean_pool(jnp.asarray(hidden.numpy()), inputs["attention_mask"]))
         pooled /= np.linalg.norm(pooled, axis=-1, keepdims=True)
         diff = float(np.abs(pooled - embeddings).max())
         print(f"\ntransformers (PyTorch) vs fnet: max |embedding difference| = {diff:.2e}")
