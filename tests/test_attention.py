@@ -148,6 +148,14 @@ def test_encoder_layers_are_independent_copies_named_like_torch():
     assert layer.apply(p, {}, jnp.ones((5, 2, 8)))[0].shape == (5, 2, 8)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_layer_reprs_match_torch(norm_first):
+    for f, t in ((nn.TransformerEncoderLayer, torch.nn.TransformerEncoderLayer),
+                 (nn.TransformerDecoderLayer, torch.nn.TransformerDecoderLayer)):
+        kw = dict(dim_feedforward=16, dropout=0.2, norm_first=norm_first, layer_norm_eps=1e-6, bias=False)
+        assert repr(f(8, 2, **kw)) == repr(t(8, 2, **kw))
+
+
 def test_transformer_init_is_xavier_on_matrices():
     model = nn.Transformer(d_model=16, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=32)
     params, _ = model.init(jax.random.key(0))
