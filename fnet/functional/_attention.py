@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
+from ._activation import softmax
 from ._dropout import dropout
 from ._linear import linear
 
@@ -41,9 +42,14 @@ __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
 def _softmax(scores: jax.Array, safe: bool) -> jax.Array:
-    """Softmax over the last axis; ``safe`` gives 0 (not NaN) for rows that are all -inf."""
+    """Softmax over the last axis; ``safe`` gives 0 (not NaN) for rows that are all -inf.
+
+    The safe form is torch's ``_safe_softmax`` (what its SDPA kernels compute); the
+    plain one is ``F.softmax`` (what ``multi_head_attention_forward`` uses with
+    ``need_weights=True``, NaN for fully masked rows).
+    """
     if not safe:
-        return jax.nn.softmax(scores, axis=-1)
+        return softmax(scores, dim=-1)
     row_max = jnp.max(scores, axis=-1, keepdims=True)
     row_max = jax.lax.stop_gradient(jnp.where(jnp.isfinite(row_max), row_max, 0.0))
     unnorm = jnp.exp(scores - row_max)

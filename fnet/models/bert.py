@@ -39,7 +39,6 @@ from .. import _tree
 from .. import functional as F
 from .. import init as init_
 from .. import nn
-from .._standins import gelu  # TEMPORARY: replaced when act lands
 from ..nn import Dropout, Embedding, LayerNorm
 from ..functional._attention import _attend
 from ._output import ModelOutput, register_output
@@ -52,23 +51,19 @@ logger = logging.getLogger("fnet.models")
 _PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 
-def _gelu_exact(x):
-    return gelu(x)
-
-
-def _gelu_tanh(x):
-    return gelu(x, approximate="tanh")
+def _gelu_tanh(x: jax.Array) -> jax.Array:
+    return F.gelu(x, approximate="tanh")
 
 
 # transformers' ACT2FN names -> fnet functions (the ones BERT checkpoints use)
 ACT2FN: dict[str, Callable] = {
-    "gelu": _gelu_exact,
+    "gelu": F.gelu,
     "gelu_new": _gelu_tanh,
     "gelu_pytorch_tanh": _gelu_tanh,
     "relu": F.relu,
-    "silu": jax.nn.silu,
-    "swish": jax.nn.silu,
-    "tanh": jnp.tanh,
+    "silu": F.silu,
+    "swish": F.silu,
+    "tanh": F.tanh,
 }
 
 
@@ -488,7 +483,7 @@ class BertPooler(nn.Module):
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
     def forward(self, ctx: nn.Context, hidden_states: jax.Array) -> jax.Array:
-        return jnp.tanh(self.dense(ctx, hidden_states[:, 0]))
+        return F.tanh(self.dense(ctx, hidden_states[:, 0]))
 
 
 class BertPredictionHeadTransform(nn.Module):

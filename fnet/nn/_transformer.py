@@ -22,7 +22,6 @@ import jax.numpy as jnp
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
-from .._standins import gelu  # TEMPORARY: replaced when act lands
 from ._attention import MultiheadAttention
 from ._container import ModuleList
 from ._dropout import Dropout
@@ -39,7 +38,7 @@ def _get_activation_fn(activation: str | Callable, owner: str) -> Callable | Mod
         if activation == "relu":
             return F.relu
         if activation == "gelu":
-            return gelu
+            return F.gelu
         raise ValueError(f"{owner}: activation should be 'relu' or 'gelu' (or a callable), "
                          f"got {activation!r}")
     if not callable(activation):

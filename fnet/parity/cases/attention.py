@@ -19,7 +19,6 @@ from fnet import functional as F
 from fnet import nn
 from fnet.functional._dropout import _keep_mask
 from fnet.io import load_state_dict
-from fnet._standins import gelu as _gelu  # TEMPORARY
 from fnet.parity import ParityCase, case_seed, function_case, precision, register, run_pair
 from fnet.parity._engine import _jax_input, _torch_dtype, cast_inputs
 
@@ -319,7 +318,7 @@ pair_case("nn.TransformerEncoderLayer[train,dropout=0,bias=False,eps=1e-3]",
                  dropout=0.0, bias=False, layer_norm_eps=1e-3),
           _src(5, 2, 8), train=True, covers=ENC)
 pair_case("nn.TransformerEncoderLayer[is_causal,float causal mask,callable activation]",
-          lambda: (nn.TransformerEncoderLayer(8, 2, 16, activation=_gelu, batch_first=True),
+          lambda: (nn.TransformerEncoderLayer(8, 2, 16, activation=F.gelu, batch_first=True),
                    torch.nn.TransformerEncoderLayer(8, 2, 16, activation=TF.gelu, batch_first=True)),
           _src(5, 2, 8, True), kwargs={"src_mask": np.triu(np.full((5, 5), -np.inf), 1), "is_causal": True},
           covers=ENC)
