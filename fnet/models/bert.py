@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import os
 from typing import Any, Callable, Mapping
 
@@ -35,7 +34,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from .. import _tree
 from .. import functional as F
 from .. import init as init_
 from .. import nn
