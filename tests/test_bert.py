@@ -191,7 +191,12 @@ def test_sharded_and_pickle_checkpoints(tmp_path):
     pickled.mkdir()
     shutil.copy(path / "config.json", pickled)
     torch.save({("bert." + k): torch.from_numpy(v.copy()) for k, v in tensors.items()}, pickled / "pytorch_model.bin")
-    _same(BertModel.from_pretrained(pickled)[1], params)  # the bert. prefix is stripped
+    base = BertModel.from_pretrained(pickled)  # the bert. prefix is stripped
+    _same(base[1], params)
+    assert base.loading_info["unexpected_keys"] == []
+    _, _, task_path = _tiny(tmp_path, BertForSequenceClassification, name="task")
+    head = BertModel.from_pretrained(task_path).loading_info
+    assert head["unexpected_keys"] == ["classifier.bias", "classifier.weight"] and head["missing_keys"] == []
 
 
 def test_repo_id_resolves_from_the_offline_cache(tmp_path, monkeypatch):

@@ -189,8 +189,8 @@ def _align_prefix(tensors: dict[str, Any], expected: set[str], prefix: str) -> d
     has_prefix = any(k.startswith(dotted) for k in tensors)
     expects_prefix = any(k.startswith(dotted) for k in expected)
     if has_prefix and not expects_prefix:
-        return {k[len(dotted):]: v for k, v in tensors.items() if k.startswith(dotted)} | {
-            k: v for k, v in tensors.items() if not k.startswith(dotted) and k in expected}
+        # a task checkpoint into the base model: its head keys stay (reported as unexpected)
+        return {(k[len(dotted):] if k.startswith(dotted) else k): v for k, v in tensors.items()}
     if expects_prefix and not has_prefix:
         return {(dotted + k if dotted + k in expected else k): v for k, v in tensors.items()}
     return tensors

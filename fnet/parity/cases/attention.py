@@ -244,11 +244,20 @@ def _kpm(n, s, float_mask=False):
     return make
 
 
-pair_case("nn.MultiheadAttention[defaults]", _mha(embed_dim=8, num_heads=2), _qkv(4, 5, 3, 8), covers=MHA)
-pair_case("nn.MultiheadAttention[batch_first,self-attention,kpm,need_weights=False]",
+pair_case("nn.MultiheadAttention[defaults,train,dropout=0]", _mha(embed_dim=8, num_heads=2), _qkv(4, 5, 3, 8),
+          train=True, covers=MHA)
+
+
+def _kpm_fully_padded(rng):
+    m = _kpm(3, 5)(rng)
+    m[2] = True  # a sequence with every key padded: SDPA gives 0 there, as torch does
+    return m
+
+
+pair_case("nn.MultiheadAttention[batch_first,self-attention,kpm,fully padded sequence,need_weights=False]",
           _mha(embed_dim=12, num_heads=3, batch_first=True),
-          lambda rng: [rng.standard_normal((2, 5, 12))] * 3,
-          kwargs=lambda rng: {"key_padding_mask": _kpm(2, 5)(rng), "need_weights": False}, covers=MHA)
+          lambda rng: [rng.standard_normal((3, 5, 12))] * 3,
+          kwargs=lambda rng: {"key_padding_mask": _kpm_fully_padded(rng), "need_weights": False}, covers=MHA)
 pair_case("nn.MultiheadAttention[kdim=5,vdim=3,batch_first]",
           _mha(embed_dim=8, num_heads=4, kdim=5, vdim=3, batch_first=True),
           _qkv(4, 6, 2, 8, kdim=5, vdim=3, batch_first=True), covers=MHA)
@@ -257,15 +266,13 @@ pair_case("nn.MultiheadAttention[kdim=5,vdim=3,need_weights=False,kpm]",
           kwargs=lambda rng: {"need_weights": False, "key_padding_mask": _kpm(2, 6)(rng)}, covers=MHA)
 pair_case("nn.MultiheadAttention[add_bias_kv]", _mha(embed_dim=8, num_heads=2, add_bias_kv=True),
           _qkv(4, 5, 2, 8), kwargs=lambda rng: {"key_padding_mask": _kpm(2, 5)(rng)}, covers=MHA)
-pair_case("nn.MultiheadAttention[add_zero_attn,attn_mask 2-D bool]",
-          _mha(embed_dim=8, num_heads=2, add_zero_attn=True), _qkv(4, 5, 2, 8),
+pair_case("nn.MultiheadAttention[add_zero_attn,bias=False,attn_mask 2-D bool]",
+          _mha(embed_dim=8, num_heads=2, add_zero_attn=True, bias=False), _qkv(4, 5, 2, 8),
           kwargs=lambda rng: {"attn_mask": rng.random((4, 5)) > 0.7}, covers=MHA)
 pair_case("nn.MultiheadAttention[add_bias_kv,add_zero_attn,need_weights=False,3-D mask]",
           _mha(embed_dim=8, num_heads=2, add_bias_kv=True, add_zero_attn=True), _qkv(4, 5, 2, 8),
           kwargs=lambda rng: {"need_weights": False, "attn_mask": rng.standard_normal((4, 4, 5)),
                               "key_padding_mask": _kpm(2, 5)(rng)}, covers=MHA)
-pair_case("nn.MultiheadAttention[bias=False]", _mha(embed_dim=8, num_heads=2, bias=False),
-          _qkv(4, 5, 2, 8), covers=MHA)
 pair_case("nn.MultiheadAttention[float kpm,float 3-D attn_mask,per-head weights]",
           _mha(embed_dim=8, num_heads=2), _qkv(4, 5, 2, 8),
           kwargs=lambda rng: {"key_padding_mask": _kpm(2, 5, float_mask=True)(rng),
@@ -282,11 +289,6 @@ pair_case("nn.MultiheadAttention[unbatched,kpm,per-head weights]", _mha(embed_di
 pair_case("nn.MultiheadAttention[unbatched,3-D mask,need_weights=False]", _mha(embed_dim=8, num_heads=2),
           _qkv(4, 5, None, 8), kwargs=lambda rng: {"attn_mask": rng.random((2, 4, 5)) > 0.7,
                                                    "need_weights": False}, covers=MHA)
-pair_case("nn.MultiheadAttention[fully padded sequence,need_weights=False]", _mha(embed_dim=8, num_heads=2),
-          _qkv(4, 5, 2, 8), kwargs={"key_padding_mask": np.array([[True] * 5, [False] * 5]),
-                                    "need_weights": False}, covers=MHA)
-pair_case("nn.MultiheadAttention[train,dropout=0]", _mha(embed_dim=8, num_heads=2, dropout=0.0),
-          _qkv(4, 5, 2, 8), train=True, covers=MHA)
 
 
 # ---------------------------------------------------------------------------------------
@@ -313,18 +315,15 @@ for activation, norm_first, batch_first in (("relu", False, False), ("relu", Tru
               _src(5, 3, 8, batch_first),
               kwargs=lambda rng: {"src_key_padding_mask": _kpm(3, 5)(rng),
                                   "src_mask": rng.random((5, 5)) > 0.8}, covers=ENC)
-pair_case("nn.TransformerEncoderLayer[train,dropout=0,bias=False,eps=1e-3]",
+pair_case("nn.TransformerEncoderLayer[unbatched,train,dropout=0,bias=False,eps=1e-3]",
           _layer(nn.TransformerEncoderLayer, torch.nn.TransformerEncoderLayer, 8, 4, dim_feedforward=12,
                  dropout=0.0, bias=False, layer_norm_eps=1e-3),
-          _src(5, 2, 8), train=True, covers=ENC)
+          lambda rng: [rng.standard_normal((5, 8))], train=True, covers=ENC)
 pair_case("nn.TransformerEncoderLayer[is_causal,float causal mask,callable activation]",
           lambda: (nn.TransformerEncoderLayer(8, 2, 16, activation=F.gelu, batch_first=True),
                    torch.nn.TransformerEncoderLayer(8, 2, 16, activation=TF.gelu, batch_first=True)),
           _src(5, 2, 8, True), kwargs={"src_mask": np.triu(np.full((5, 5), -np.inf), 1), "is_causal": True},
           covers=ENC)
-pair_case("nn.TransformerEncoderLayer[unbatched]",
-          _layer(nn.TransformerEncoderLayer, torch.nn.TransformerEncoderLayer, 8, 2, dim_feedforward=16),
-          lambda rng: [rng.standard_normal((5, 8))], covers=ENC)
 
 
 def _encoder(norm: bool, **kw):
