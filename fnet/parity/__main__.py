@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--quick", action="store_true", help="skip cases marked slow")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every tensor's error")
+    parser.add_argument("--summary", dest="summary_path",
+                        help="write a per-family markdown summary (the README's parity table) here")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -80,11 +82,47 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     print(f"{n_cases} cases, {total} comparisons: {total - failed} passed, {failed} failed "
           f"({time.perf_counter() - start:.0f} s)")
+    if args.summary_path:
+        with open(args.summary_path, "w") as handle:
+            handle.write(summary_markdown(results) + "\n")
     if args.json_path:
         with open(args.json_path, "w") as handle:
             json.dump({"cases": n_cases, "comparisons": total, "failed": failed, "results": results},
                       handle, indent=1)
     return 1 if failed else 0
+
+
+def summary_markdown(results: list[dict]) -> str:
+    """One row per family: cases, comparisons, passed, and the largest errors per dtype."""
+    families: dict[str, dict] = {}
+    for r in results:
+        f = families.setdefault(r["family"], {"cases": set(), "n": 0, "passed": 0, "tensors": 0,
+                                              "float32": [0.0, 0.0], "float64": [0.0, 0.0]})
+        f["cases"].add(r["name"])
+        f["n"] += 1
+        f["passed"] += bool(r["ok"])
+        f["tensors"] += len(r["diffs"])
+        worst = f[r["dtype"]]
+        for d in r["diffs"]:
+            i = 1 if d["kind"] == "grad" else 0
+            if d["max_abs"] is not None and d["max_abs"] == d["max_abs"]:
+                worst[i] = max(worst[i], d["max_abs"])
+
+    def e(x):
+        return f"{x:.0e}" if x else "0"
+
+    lines = ["| family | cases | comparisons (passed) | tensors compared | max fwd / grad error, float32 | "
+             "max fwd / grad error, float64 |", "|---|---:|---:|---:|---|---|"]
+    for name in sorted(families):
+        f = families[name]
+        lines.append(f"| {name} | {len(f['cases'])} | {f['n']} ({f['passed']}) | {f['tensors']} | "
+                     f"{e(f['float32'][0])} / {e(f['float32'][1])} | {e(f['float64'][0])} / {e(f['float64'][1])} |")
+    total_cases = sum(len(f["cases"]) for f in families.values())
+    total = sum(f["n"] for f in families.values())
+    passed = sum(f["passed"] for f in families.values())
+    tensors = sum(f["tensors"] for f in families.values())
+    lines.append(f"| **all** | **{total_cases}** | **{total} ({passed})** | **{tensors}** | | |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
