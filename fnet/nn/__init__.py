@@ -3,29 +3,31 @@
 One private file per layer family; everything public is re-exported here.
 """
 
-from . import (_activation, _container, _distance, _dropout, _embedding, _flatten, _linear, _loss,
-               _module, _norm, _padding, _upsampling)
-from . import _conv, _pool, _rnn
+from . import (_activation, _attention, _container, _conv, _distance, _dropout, _embedding,
+               _flatten, _linear, _loss, _module, _norm, _padding, _pool, _rnn, _transformer,
+               _upsampling)
 from ._activation import *  # noqa: F401,F403
+from ._attention import *  # noqa: F401,F403
 from ._container import *  # noqa: F401,F403
+from ._conv import *  # noqa: F401,F403
 from ._distance import *  # noqa: F401,F403
 from ._dropout import *  # noqa: F401,F403
 from ._embedding import *  # noqa: F401,F403
 from ._flatten import *  # noqa: F401,F403
 from ._linear import *  # noqa: F401,F403
 from ._loss import *  # noqa: F401,F403
-from ._rnn import *  # noqa: F401,F403
-from ._module import Buffer, Context, Module, Parameter
 from ._norm import *  # noqa: F401,F403
 from ._padding import *  # noqa: F401,F403
-from ._upsampling import *  # noqa: F401,F403
-from ._conv import *  # noqa: F401,F403
 from ._pool import *  # noqa: F401,F403
+from ._rnn import *  # noqa: F401,F403
+from ._transformer import *  # noqa: F401,F403
+from ._upsampling import *  # noqa: F401,F403
+from ._module import Buffer, Context, Module, Parameter
 
 from .. import init  # torch.nn.init twins, reachable as fnet.nn.init like torch.nn.init
 
-_FAMILIES = (_activation, _container, _distance, _dropout, _embedding, _flatten, _linear, _loss, _norm,
-             _padding, _upsampling, _conv, _pool, _rnn)
+_FAMILIES = (_activation, _attention, _container, _conv, _distance, _dropout, _embedding, _flatten,
+             _linear, _loss, _norm, _padding, _pool, _rnn, _transformer, _upsampling)
 
 __all__ = ["Module", "Context", "Parameter", "Buffer",
            *(name for family in _FAMILIES for name in family.__all__)]
