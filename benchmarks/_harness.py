@@ -1,51 +1,86 @@
-"""Timing harness shared by the benchmark suite: medians of interleaved repeats.
+"""Timing harness shared by the benchmark suite: start-up (compile) time, then medians of
+interleaved repeats.
 
 A *runner* is a zero-argument callable that executes one full training step
-(forward, backward, optimizer update) and blocks until the result is ready. The first
-call (compilation/tracing, warm-up) is timed separately as compile time.
+(forward, backward, optimizer update) and blocks until the result is ready.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import signal
 import statistics
+import threading
 import time
 from typing import Callable
 
 
-@dataclasses.dataclass
-class Timing:
-    model: str
-    framework: str
-    median_ms: float | None
-    compile_s: float | None
-    repeats: int
-    note: str = ""
+class BudgetExceeded(Exception):
+    """A framework's start-up (compilation) ran past its time budget."""
 
 
-def measure(runners: dict[str, Callable[[], None]], repeats: int, warmup: int = 2, rounds: int = 5
-            ) -> dict[str, tuple[float, float]]:
-    """Times every runner: ``{name: (median_ms, first_call_s)}``.
+@contextlib.contextmanager
+def time_limit(seconds: float | None):
+    """Raises :class:`BudgetExceeded` in the main thread after ``seconds`` (SIGALRM)."""
+    usable = seconds is not None and seconds > 0 and hasattr(signal, "SIGALRM") \
+        and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
 
-    The runners are interleaved round-robin (``rounds`` rounds of ``repeats // rounds``
-    steps each) so that a background load hits every framework alike.
+    def alarm(signum, frame):
+        raise BudgetExceeded(f"start-up exceeded its {seconds:.0f} s budget")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def start(run: Callable[[], None], warmup: int = 2, budget: float | None = None) -> tuple[float, list[float]]:
+    """Runs the first call (tracing, compilation) and ``warmup`` more steps.
+
+    Returns ``(first_call_s, warmup_step_s)``. Compile time is then estimated as
+    ``first + sum(warmup) - (1 + warmup) * median_step`` (torch.compile, for one,
+    compiles again on the second call once the optimizer state exists).
     """
-    first: dict[str, float] = {}
-    for name, run in runners.items():
+    with time_limit(budget):
         t0 = time.perf_counter()
         run()
-        first[name] = time.perf_counter() - t0
+        first = time.perf_counter() - t0
+        steps = []
         for _ in range(warmup):
+            t0 = time.perf_counter()
             run()
-    samples: dict[str, list[float]] = {name: [] for name in runners}
+            steps.append(time.perf_counter() - t0)
+    return first, steps
+
+
+def measure(runners: dict[str, Callable[[], None]], repeats: int, rounds: int | None = None
+            ) -> dict[str, list[float]]:
+    """Times ``repeats`` steps of every (already warm) runner: ``{name: [ms, ...]}``.
+
+    The runners are interleaved round-robin (``rounds`` rounds of ``repeats // rounds``
+    steps each, one step per round by default when ``repeats`` is small) so that a
+    background load hits every framework alike and ratios stay comparable.
+    """
+    rounds = rounds or min(repeats, 5)
     per_round = max(1, repeats // rounds)
+    samples: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, run in runners.items():
             for _ in range(per_round):
                 t0 = time.perf_counter()
                 run()
                 samples[name].append((time.perf_counter() - t0) * 1e3)
-    return {name: (statistics.median(samples[name]), first[name]) for name in runners}
+    return samples
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def block(tree) -> None:
