@@ -6,11 +6,17 @@ The implementations live in one private file per family (``_activation.py``,
 fnet.functional as F`` reads like ``import torch.nn.functional as F``.
 """
 
+from . import _activation, _distance, _dropout, _embedding, _linear, _loss, _norm, _padding, _upsampling
 from ._activation import *  # noqa: F401,F403
-from ._activation import __all__ as _activation_all
+from ._distance import *  # noqa: F401,F403
+from ._dropout import *  # noqa: F401,F403
+from ._embedding import *  # noqa: F401,F403
 from ._linear import *  # noqa: F401,F403
-from ._linear import __all__ as _linear_all
+from ._loss import *  # noqa: F401,F403
 from ._norm import *  # noqa: F401,F403
-from ._norm import __all__ as _norm_all
+from ._padding import *  # noqa: F401,F403
+from ._upsampling import *  # noqa: F401,F403
 
-__all__ = [*_activation_all, *_linear_all, *_norm_all]
+_FAMILIES = (_activation, _distance, _dropout, _embedding, _linear, _loss, _norm, _padding, _upsampling)
+
+__all__ = [name for family in _FAMILIES for name in family.__all__]

@@ -3,16 +3,25 @@
 One private file per layer family; everything public is re-exported here.
 """
 
-from . import _activation, _container, _linear, _module, _norm
+from . import (_activation, _container, _distance, _dropout, _embedding, _flatten, _linear, _loss,
+               _module, _norm, _padding, _upsampling)
 from ._activation import *  # noqa: F401,F403
 from ._container import *  # noqa: F401,F403
+from ._distance import *  # noqa: F401,F403
+from ._dropout import *  # noqa: F401,F403
+from ._embedding import *  # noqa: F401,F403
+from ._flatten import *  # noqa: F401,F403
 from ._linear import *  # noqa: F401,F403
-from ._norm import *  # noqa: F401,F403
+from ._loss import *  # noqa: F401,F403
 from ._module import Buffer, Context, Module, Parameter
+from ._norm import *  # noqa: F401,F403
+from ._padding import *  # noqa: F401,F403
+from ._upsampling import *  # noqa: F401,F403
 
 from .. import init  # torch.nn.init twins, reachable as fnet.nn.init like torch.nn.init
 
-_FAMILIES = (_activation, _container, _linear, _norm)
+_FAMILIES = (_activation, _container, _distance, _dropout, _embedding, _flatten, _linear, _loss, _norm,
+             _padding, _upsampling)
 
 __all__ = ["Module", "Context", "Parameter", "Buffer",
            *(name for family in _FAMILIES for name in family.__all__)]

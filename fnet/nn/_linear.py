@@ -1,4 +1,4 @@
-"""Linear layers: ``Identity``, ``Linear``."""
+"""Linear layers: ``Identity``, ``Linear``, ``Bilinear``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import jax
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
+from ..functional._linear import _bilinear
 from ._module import Context, Module
 
-__all__ = ["Identity", "Linear"]
+__all__ = ["Identity", "Linear", "Bilinear"]
 
 
 class Identity(Module):
@@ -76,3 +77,56 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias}"
+
+
+class Bilinear(Module):
+    """Bilinear map ``y_k = x1^T A_k x2 + b_k``.
+
+    Args:
+        in1_features: size of each ``input1`` sample.
+        in2_features: size of each ``input2`` sample.
+        out_features: size of each output sample.
+        bias: learn an additive bias (default True).
+        device: accepted for signature parity; placement is JAX's.
+        dtype: parameter dtype (default float32).
+
+    Shape:
+        input1 ``(*, in1_features)``, input2 ``(*, in2_features)`` (same ``*``),
+        output ``(*, out_features)``.
+
+    Parameters: ``weight (out_features, in1_features, in2_features)`` and ``bias
+    (out_features,)``, both ``U(-1/sqrt(in1_features), 1/sqrt(in1_features))`` as in torch.
+
+    PyTorch equivalent: ``torch.nn.Bilinear``.
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None):
+        super().__init__()
+        self.in1_features = int(in1_features)
+        self.in2_features = int(in2_features)
+        self.out_features = int(out_features)
+        self.bias = bool(bias)
+        self.dtype = dtype
+
+    def reset_parameters(self, key: jax.Array) -> tuple[dict, dict]:
+        if self.in1_features <= 0:
+            raise ValueError(f"{self.describe()}: in1_features must be > 0, got {self.in1_features}")
+        k_weight, k_bias = jax.random.split(key)
+        dtype = self.dtype or "float32"
+        bound = 1.0 / math.sqrt(self.in1_features)
+        shape = (self.out_features, self.in1_features, self.in2_features)
+        params = {"weight": init_.uniform_(k_weight, shape, -bound, bound, dtype)}
+        if self.bias:
+            params["bias"] = init_.uniform_(k_bias, (self.out_features,), -bound, bound, dtype)
+        return params, {}
+
+    def forward(self, ctx: Context, input1: jax.Array, input2: jax.Array) -> jax.Array:
+        where = ctx.where(self)
+        _checks.check_floating(where, input1, "input1")
+        _checks.check_floating(where, input2, "input2")
+        return _bilinear(where, input1, input2, ctx.params["weight"], ctx.params.get("bias"))
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias}")

@@ -1,0 +1,220 @@
+"""Lookup tables (torch.nn.functional twins): ``embedding`` and ``one_hot``.
+
+Index checks need values, so they run only when the indices are concrete (eager
+calls); under ``jax.jit`` the values are unknown at trace time and cannot be checked.
+There an id outside ``[0, num_embeddings)`` gives a row of NaN from ``embedding``
+(loud rather than a silently clamped row) and ``one_hot`` gives an all-zero row for a
+class outside ``[0, num_classes)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _checks
+
+__all__ = ["embedding", "one_hot"]
+
+
+class IndexOutOfRangeError(IndexError, ValueError):
+    """An index outside the table (torch raises ``IndexError``; fnet's is also a ValueError)."""
+
+
+def _concrete(x: Any) -> np.ndarray | None:
+    """The values of ``x`` when known (eager), None under tracing (jit/grad/vmap)."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x)
+
+
+def _check_indices(where: str, input: Any) -> jax.Array:
+    dtype = _checks.dtype_of(input)
+    if not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(f"{where}: expected integer indices (int32 or int64, torch's IntTensor/"
+                        f"LongTensor), got dtype {dtype}. Cast token ids with x.astype(jnp.int32).")
+    return jnp.asarray(input)
+
+
+def _normalise_padding_idx(where: str, padding_idx: int | None, num_embeddings: int) -> int | None:
+    """torch's rule: ``-num_embeddings <= padding_idx < num_embeddings``, negatives wrap."""
+    if padding_idx is None:
+        return None
+    padding_idx = int(padding_idx)
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{where}: padding_idx must be within num_embeddings: expected "
+                         f"{-num_embeddings} <= padding_idx < {num_embeddings}, got {padding_idx}")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
+def _take_rows(weight: jax.Array, input: jax.Array) -> jax.Array:
+    """``weight[input]`` where an id outside ``[0, rows)`` (negative too) gives a NaN row."""
+    input = jnp.where(input < 0, weight.shape[0], input)
+    return jnp.take(weight, input, axis=0, mode="fill", fill_value=jnp.nan)
+
+
+@jax.custom_vjp
+def _gather_rows(weight: jax.Array, input: jax.Array, fwd_scale: jax.Array | None,
+                 grad_scale: jax.Array | None) -> jax.Array:
+    """``weight[input] * fwd_scale`` whose weight gradient is scattered with ``grad_scale``.
+
+    torch's embedding backward ignores the ``max_norm`` renormalisation (it happens in
+    place under no_grad) and multiplies each position's gradient by 0 at
+    ``padding_idx`` and by ``1 / count(id)`` under ``scale_grad_by_freq``; both scales
+    are per position, ``(*input.shape, 1)``.
+    """
+    rows = _take_rows(weight, input)
+    return rows if fwd_scale is None else rows * fwd_scale
+
+
+def _gather_fwd(weight, input, fwd_scale, grad_scale):
+    return _gather_rows(weight, input, fwd_scale, grad_scale), (weight.shape, input, grad_scale)
+
+
+def _gather_bwd(res, g):
+    shape, input, grad_scale = res
+    if grad_scale is not None:
+        g = g * grad_scale
+    ids = jnp.where(input < 0, shape[0], input).reshape(-1)  # invalid ids add nothing
+    grad = jnp.zeros(shape, g.dtype).at[ids].add(g.reshape(-1, shape[1]), mode="drop")
+    return grad, None, None, None
+
+
+_gather_rows.defvjp(_gather_fwd, _gather_bwd)
+
+
+def _row_norms(rows: jax.Array, norm_type: float) -> jax.Array:
+    """p-norm of each row (last axis), as ``Tensor.norm(p)``."""
+    a = jnp.abs(rows)
+    if norm_type == 2.0:
+        return jnp.sqrt(jnp.sum(a * a, axis=-1, keepdims=True))
+    if norm_type == 1.0:
+        return jnp.sum(a, axis=-1, keepdims=True)
+    if norm_type == float("inf"):
+        return jnp.max(a, axis=-1, keepdims=True)
+    if norm_type == 0.0:
+        return jnp.sum(a != 0, axis=-1, keepdims=True).astype(rows.dtype)
+    return jnp.sum(a ** norm_type, axis=-1, keepdims=True) ** (1.0 / norm_type)
+
+
+def _embedding(where: str, input: Any, weight: jax.Array, padding_idx: int | None,
+               max_norm: float | None, norm_type: float, scale_grad_by_freq: bool) -> jax.Array:
+    input = _check_indices(where, input)
+    weight = jnp.asarray(weight)
+    if weight.ndim != 2:
+        _checks.fail(where, "a 2-D weight (num_embeddings, embedding_dim)", weight)
+    _checks.check_floating(where, weight, "weight")
+    num = int(weight.shape[0])
+    padding_idx = _normalise_padding_idx(where, padding_idx, num)
+    values = _concrete(input)
+    if values is not None and values.size:
+        lo, hi = int(values.min()), int(values.max())
+        if lo < 0 or hi >= num:
+            bad = lo if lo < 0 else hi
+            raise IndexOutOfRangeError(
+                f"{where}: index out of range: expected ids in [0, {num - 1}] for a table of "
+                f"{num} rows, got {bad} (ids span [{lo}, {hi}]). Check the vocabulary size "
+                f"(num_embeddings) against the tokenizer.")
+
+    grad_scale = None
+    if scale_grad_by_freq:
+        ids = jnp.where(input < 0, num, input)
+        counts = jnp.zeros((num,), weight.dtype).at[ids.reshape(-1)].add(1, mode="drop")
+        grad_scale = (1 / jnp.take(counts, ids, mode="fill", fill_value=1))[..., None]
+    if padding_idx is not None:
+        keep = (input != padding_idx)[..., None].astype(weight.dtype)
+        grad_scale = keep if grad_scale is None else grad_scale * keep
+    fwd_scale = None
+    if max_norm is not None:
+        # torch renormalises the looked-up rows of the weight in place; we return what
+        # torch's forward returns (the renormalised rows) without changing the weight.
+        rows = jax.lax.stop_gradient(_take_rows(weight, input))
+        norms = _row_norms(rows, float(norm_type))
+        fwd_scale = jnp.where(norms > max_norm, max_norm / (norms + 1e-7), jnp.ones((), weight.dtype))
+        fwd_scale = fwd_scale.astype(weight.dtype)
+    if grad_scale is not None:
+        grad_scale = jax.lax.stop_gradient(grad_scale.astype(weight.dtype))
+    return _gather_rows(weight, input, fwd_scale, grad_scale)
+
+
+def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> jax.Array:
+    """Looks up rows of ``weight``: ``out[..., :] = weight[input[...], :]``.
+
+    Args:
+        input: integer ids of any shape ``(*)``, each in ``[0, num_embeddings)``.
+        weight: ``(num_embeddings, embedding_dim)``.
+        padding_idx: rows at this id get no gradient (negative values count from the
+            end, as in torch). The output is not changed.
+        max_norm: rows whose ``norm_type``-norm exceeds it come out rescaled to norm
+            ``max_norm`` (``max_norm / (norm + 1e-7)``, torch's formula). torch also
+            writes the rescaled rows back into ``weight``; fnet cannot mutate, so the
+            parameter keeps its values and only the output is renormalised. Outputs and
+            gradients equal torch's for the call (the gradient, as in torch, ignores the
+            renormalisation).
+        norm_type: the p of the norm for ``max_norm``.
+        scale_grad_by_freq: divide each row's gradient by the number of times its id
+            occurs in ``input`` (torch's semantics).
+        sparse: accepted for signature parity; JAX gradients are dense.
+
+    Returns:
+        ``(*, embedding_dim)``.
+
+    Raises:
+        TypeError: non-integer ids.
+        IndexError: ids outside the table (only checked for concrete ids; under
+            ``jit`` values are unknown and such an id gives a row of NaN).
+
+    PyTorch equivalent: ``torch.nn.functional.embedding``.
+    """
+    return _embedding("embedding", input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+
+
+def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
+    """``(*)`` class ids to ``(*, num_classes)`` one-hot integers.
+
+    Args:
+        tensor: non-negative integer class ids of any shape.
+        num_classes: number of classes; -1 infers ``max(tensor) + 1``, which needs
+            concrete values (it works eagerly; under ``jit`` pass ``num_classes``).
+
+    Returns:
+        An integer array like torch's LongTensor: int64 with ``jax_enable_x64``, int32
+        otherwise (JAX's default integer).
+
+    Under ``jit`` class ids cannot be checked: one outside ``[0, num_classes)`` gives a
+    row of zeros where torch raises.
+
+    PyTorch equivalent: ``torch.nn.functional.one_hot``.
+    """
+    where = "one_hot"
+    dtype = _checks.dtype_of(tensor)
+    if not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(f"{where}: expected integer class ids (torch's LongTensor), got dtype {dtype}")
+    values = _concrete(tensor)
+    num_classes = int(num_classes)
+    if num_classes < -1:
+        raise ValueError(f"{where}: num_classes must be -1 (infer) or a non-negative number of "
+                         f"classes, got {num_classes}")
+    if values is None and num_classes == -1:
+        raise ValueError(f"{where}: num_classes=-1 infers the number of classes from the values, "
+                         f"which are unknown under jax.jit/vmap/grad tracing; pass it explicitly, "
+                         f"F.one_hot(x, num_classes=10)")
+    if values is not None:
+        if values.size == 0 and num_classes == -1:
+            raise ValueError(f"{where}: can not infer the number of classes from an empty tensor; "
+                             f"pass num_classes")
+        if values.size and int(values.min()) < 0:
+            raise ValueError(f"{where}: class values must be non-negative, got {int(values.min())}")
+        if num_classes == -1:
+            num_classes = int(values.max()) + 1
+        elif values.size and int(values.max()) >= num_classes:
+            raise ValueError(f"{where}: class values must be smaller than num_classes={num_classes}, "
+                             f"got {int(values.max())}")
+    tensor = jnp.asarray(tensor)
+    out_dtype = jax.dtypes.canonicalize_dtype(jnp.int64)
+    return (tensor[..., None] == jnp.arange(num_classes, dtype=tensor.dtype)).astype(out_dtype)

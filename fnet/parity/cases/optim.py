@@ -1,0 +1,597 @@
+"""Parity cases for ``fnet.optim`` and ``fnet.optim.lr_scheduler``.
+
+Optimizers: the same parameters (a small model's state_dict: a Linear and a LayerNorm's
+weights and biases) are trained for 100 steps by ``torch.optim`` and by the fnet twin.
+Each side computes its gradient at its *own* current parameters,
+``g = c * (p - p_target) + noise_t`` (a fixed quadratic loss plus a pre-drawn noise
+sequence, so moments, maxima and clipping see a varied signal), and the parameter
+trajectory is compared at every step. With ``maximize=True`` the quadratic is negated
+so that ascent converges too. The fnet side runs jitted, one step per call.
+
+Schedulers: torch's scheduler is driven with a dummy SGD optimizer and its
+``get_last_lr()`` recorded before each ``step()``; fnet's schedule is evaluated at
+``0, 1, ..., N`` both eagerly with Python ints and jitted/vmapped with traced steps.
+
+In float64 mode torch's default dtype is float64 too, so its per-parameter scalar state
+(NAdam's ``mu_product``, step counts) is double, as fnet's is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnet import _tree
+from fnet import optim
+from fnet.optim import lr_scheduler as sched
+from fnet.parity import register
+from fnet.parity._engine import Diff, Report, diff, precision
+from fnet.parity._registry import ParityCase, case_seed
+
+FAMILY = "optim"
+STEPS = 100
+SCHED_STEPS = 120
+# A Linear's weight and bias and a LayerNorm's weight: enough names for parameter groups,
+# few leaves so that compiling each case stays cheap.
+SHAPES = {"fc.weight": (5, 4), "fc.bias": (5,), "norm.weight": (5,)}
+CURVATURE = 0.5
+
+# |fnet - torch| <= atol + rtol * |torch| on parameters of scale ~1 (drawn from N(0, 1)).
+TRAJ_TOL = {"float32": (1e-6, 1e-6), "float64": (1e-12, 1e-12)}
+# lr values: relative to the schedule's largest lr.
+SCHED_TOL = {"float32": 1e-6, "float64": 1e-12}
+
+
+@contextlib.contextmanager
+def _torch_default_dtype(dtype: str):
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype))
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+# ---------------------------------------------------------------------------------------
+# optimizer trajectories
+
+
+def _draw(seed: int):
+    rng = np.random.default_rng(seed)
+    init = {n: rng.standard_normal(s) for n, s in SHAPES.items()}
+    target = {n: rng.standard_normal(s) for n, s in SHAPES.items()}
+    noise = {n: rng.standard_normal((STEPS,) + s) for n, s in SHAPES.items()}
+    return init, target, noise
+
+
+def _torch_trajectory(dtype, init, target, noise, make_torch, sign, clip):
+    import torch
+
+    tdtype = getattr(torch, dtype)
+    params = {n: torch.nn.Parameter(torch.tensor(v, dtype=tdtype)) for n, v in init.items()}
+    opt, scheduler = make_torch(params)
+    targets = {n: torch.tensor(v, dtype=tdtype) for n, v in target.items()}
+    noises = {n: torch.tensor(v, dtype=tdtype) for n, v in noise.items()}
+    traj = {n: [] for n in params}
+    for t in range(STEPS):
+        for n, p in params.items():
+            p.grad = sign * CURVATURE * (p.detach() - targets[n]) + noises[n][t]
+        if clip is not None:
+            kind, value = clip
+            if kind == "norm":
+                torch.nn.utils.clip_grad_norm_(list(params.values()), value)
+            else:
+                torch.nn.utils.clip_grad_value_(list(params.values()), value)
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        for n, p in params.items():
+            traj[n].append(p.detach().numpy().copy())
+    return {n: np.stack(v) for n, v in traj.items()}
+
+
+def _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip):
+    tx = make_fnet()
+    if clip is not None:
+        kind, value = clip
+        tx = optax.chain(optim.clip_grad_norm(value) if kind == "norm" else optim.clip_grad_value(value), tx)
+    params = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in init.items()})
+    targets = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in target.items()})
+
+    @jax.jit  # one optimizer step; compiles faster than a lax.scan over all of them
+    def step(p, state, noise_t):
+        grads = jax.tree.map(lambda p, tg, nz: sign * CURVATURE * (p - tg) + nz, p, targets, noise_t)
+        updates, state = tx.update(grads, state, p)
+        return optax.apply_updates(p, updates), state
+
+    state = tx.init(params)
+    traj = {n: [] for n in init}
+    for t in range(STEPS):
+        params, state = step(params, state, _tree.unflatten({n: v[t].astype(dtype) for n, v in noise.items()}))
+        for n, v in _tree.flatten(params).items():
+            traj[n].append(v)
+    return {n: np.stack([np.asarray(x) for x in v]) for n, v in traj.items()}
+
+
+DECOUPLED_NOTE = (
+    "float32 tolerance 1e-5: torch applies decoupled weight decay as p *= (1 - lr * wd) with the "
+    "factor rounded to float32 (up to 3e-8 relative, the same sign every step), which drifts ~3e-6 "
+    "from the float64 trajectory over 100 steps; fnet adds -lr * wd * p, and its float32 trajectory is "
+    "closer to the float64 one (checked by the 'float32 accuracy' row)")
+
+
+def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformation],
+                    make_torch: Callable[[dict], Any], covers, *, maximize: bool = False,
+                    clip: tuple[str, float] | None = None, decoupled: bool = False) -> ParityCase:
+    """Registers a 100-step trajectory comparison.
+
+    Args:
+        make_fnet: ``() -> GradientTransformation``.
+        make_torch: ``{name: Parameter} -> optimizer`` or ``(optimizer, scheduler)``.
+        maximize: flips the quadratic so that ascent converges.
+        clip: ``("norm", max_norm)`` / ``("value", clip_value)`` applied before each step
+            (torch's ``clip_grad_*_``; fnet's transform first in the chain).
+        decoupled: the config uses decoupled weight decay (float32 tolerance 1e-5, see
+            ``DECOUPLED_NOTE``).
+
+    In float32 the case also runs torch in float64 and checks that fnet's float32
+    trajectory is at least about as close to it as torch's float32 one (within 2x), so a
+    float32 difference is rounding noise, not a different algorithm.
+    """
+    seed = case_seed(name)
+    sign = -1.0 if maximize else 1.0
+
+    def make_torch_pair(params):
+        out = make_torch(params)
+        return out if isinstance(out, tuple) else (out, None)
+
+    def run(dtype: str) -> Report:
+        init, target, noise = _draw(seed)
+        rtol, atol = (1e-5, 1e-5) if (decoupled and dtype == "float32") else TRAJ_TOL[dtype]
+        with precision(dtype), _torch_default_dtype(dtype):
+            want = _torch_trajectory(dtype, init, target, noise, make_torch_pair, sign, clip)
+            got = _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip)
+        diffs = [diff("output", f"trajectory {n} ({STEPS} steps)", got[n], want[n], rtol, atol) for n in SHAPES]
+        if dtype == "float32":
+            with precision("float64"), _torch_default_dtype("float64"):
+                truth = _torch_trajectory("float64", init, target, noise, make_torch_pair, sign, clip)
+            f_err = max(float(np.abs(got[n] - truth[n]).max()) for n in SHAPES)
+            t_err = max(float(np.abs(want[n] - truth[n]).max()) for n in SHAPES)
+            diffs.append(Diff("output", "float32 accuracy vs float64 trajectory", f_err, 0.0,
+                              f_err <= 2.0 * t_err + 1e-7, f"fnet {f_err:.2e}, torch {t_err:.2e}"))
+        moved = max(float(np.abs(want[n][-1] - init[n]).max()) for n in SHAPES)
+        diffs.append(Diff("output", "parameters moved", 0.0, 0.0, moved > 1e-3,
+                          f"max |p_100 - p_0| = {moved:.3g}"))
+        dtypes_ok = all(got[n].dtype == np.dtype(dtype) for n in SHAPES)
+        diffs.append(Diff("output", "dtype kept", 0.0, 0.0, dtypes_ok, str({got[n].dtype for n in SHAPES})))
+        return Report(name, dtype, diffs)
+
+    return register(ParityCase(name, FAMILY, tuple(covers), run, note=DECOUPLED_NOTE if decoupled else ""))
+
+
+def _t(cls_name: str, **kwargs):
+    """``params -> torch.optim.<cls_name>(params.values(), **kwargs)``."""
+
+    def make(params):
+        import torch
+
+        return getattr(torch.optim, cls_name)(list(params.values()), **kwargs)
+
+    return make
+
+
+def _fmt(kwargs: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in kwargs.items()) or "defaults"
+
+
+def optimizer_grid(cls_name: str, configs: list[dict]) -> None:
+    for kwargs in configs:
+        fnet_cls = getattr(optim, cls_name)
+        wd = kwargs.get("weight_decay", 1e-2 if cls_name == "AdamW" else 0.0)
+        decoupled = wd != 0 and (cls_name == "AdamW" or kwargs.get("decoupled_weight_decay", False))
+        trajectory_case(f"optim.{cls_name}[{_fmt(kwargs)}]", lambda fnet_cls=fnet_cls, kwargs=kwargs: fnet_cls(**kwargs),
+                        _t(cls_name, **kwargs), [f"optim.{cls_name}"], maximize=kwargs.get("maximize", False),
+                        decoupled=decoupled)
+
+
+optimizer_grid("SGD", [
+    {},  # torch 2.13's defaults (lr=1e-3)
+    {"lr": 0.05, "momentum": 0.9},
+    {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.05},
+    {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.01},
+    {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1, "maximize": True},
+])
+
+optimizer_grid("Adam", [
+    {},
+    {"lr": 1e-2, "weight_decay": 0.1},
+    {"lr": 1e-2, "amsgrad": True, "weight_decay": 0.05, "betas": (0.8, 0.99), "eps": 1e-6},
+    {"lr": 1e-2, "maximize": True, "amsgrad": True, "weight_decay": 0.1},
+])
+optimizer_grid("AdamW", [
+    {},
+    {"lr": 1e-2, "weight_decay": 0.5},
+    {"lr": 1e-2, "amsgrad": True, "weight_decay": 0.05, "betas": (0.8, 0.99), "eps": 1e-6},
+    {"lr": 1e-2, "maximize": True, "amsgrad": True},
+])
+
+optimizer_grid("RMSprop", [
+    {},
+    {"lr": 1e-3, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1},
+    {"lr": 1e-2, "momentum": 0.9},
+    {"lr": 1e-2, "centered": True, "momentum": 0.5, "weight_decay": 0.05},
+    {"lr": 1e-2, "maximize": True, "centered": True, "momentum": 0.9},
+])
+
+optimizer_grid("Adagrad", [
+    {},
+    {"lr": 0.1, "lr_decay": 0.05},
+    {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6},
+    {"lr": 0.1, "maximize": True, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.05},
+])
+
+optimizer_grid("Adadelta", [
+    {},
+    {"lr": 0.5, "weight_decay": 0.1},
+    {"lr": 2.0, "rho": 0.95, "eps": 1e-4, "maximize": True},
+])
+
+optimizer_grid("Adamax", [
+    {},
+    {"lr": 1e-2, "weight_decay": 0.1},
+    {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "maximize": True},
+])
+
+optimizer_grid("NAdam", [
+    {},
+    {"lr": 1e-2, "weight_decay": 0.1},
+    {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    {"lr": 1e-2, "momentum_decay": 0.02, "betas": (0.8, 0.99), "maximize": True},
+])
+
+optimizer_grid("RAdam", [
+    {},
+    {"lr": 1e-2, "weight_decay": 0.1},
+    {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    {"lr": 1e-2, "betas": (0.5, 0.9), "eps": 1e-6, "maximize": True},
+])
+
+
+# ---------------------------------------------------------------------------------------
+# parameter groups (selectors by state_dict name vs torch's explicit groups)
+
+
+def _torch_groups(cls_name: str, groups: list[tuple[Callable[[str], bool], dict]], **defaults):
+    """torch optimizer with groups [unmatched params (defaults), group_0, group_1...]."""
+
+    def make(params):
+        import torch
+
+        taken = set()
+        chosen = []
+        for select, overrides in groups:
+            names = [n for n in params if select(n) and n not in taken]
+            taken.update(names)
+            chosen.append(({"params": [params[n] for n in names], **overrides}))
+        rest = [params[n] for n in params if n not in taken]
+        return getattr(torch.optim, cls_name)([{"params": rest}] + chosen, **defaults)
+
+    return make
+
+
+trajectory_case(
+    "optim.AdamW[param_groups: no decay for biases and norm]",
+    lambda: optim.AdamW(lr=1e-2, weight_decay=0.5,
+                        param_groups=[{"params": ["*.bias", "norm.*"], "weight_decay": 0.0}]),
+    _torch_groups("AdamW", [(lambda n: n.endswith("bias") or n.startswith("norm."), {"weight_decay": 0.0})],
+                  lr=1e-2, weight_decay=0.5),
+    ["optim.AdamW"], decoupled=True)
+
+trajectory_case(
+    "optim.SGD[param_groups: lr, momentum, nesterov per group]",
+    lambda: optim.SGD(lr=0.05, momentum=0.9, param_groups=[
+        {"params": "fc.w*", "lr": 0.1, "momentum": 0.5, "weight_decay": 0.1},
+        {"params": lambda name: name == "norm.weight", "nesterov": True}]),
+    _torch_groups("SGD", [(lambda n: n == "fc.weight", {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.1}),
+                          (lambda n: n == "norm.weight", {"nesterov": True})], lr=0.05, momentum=0.9),
+    ["optim.SGD"])
+
+trajectory_case(
+    "optim.Adam[param_groups: by ndim, amsgrad and betas per group]",
+    lambda: optim.Adam(lr=1e-2, param_groups=[
+        {"params": lambda name, p: p.ndim < 2, "amsgrad": True, "betas": (0.8, 0.99), "weight_decay": 0.1}]),
+    _torch_groups("Adam", [(lambda n: len(SHAPES[n]) < 2, {"amsgrad": True, "betas": (0.8, 0.99),
+                                                             "weight_decay": 0.1})], lr=1e-2),
+    ["optim.Adam"])
+
+trajectory_case(
+    "optim.RMSprop[param_groups: centered norm, momentum fc.weight]",
+    lambda: optim.RMSprop(lr=1e-2, param_groups=[{"params": "*norm*", "centered": True},
+                                                 {"params": "fc.weight", "momentum": 0.9}]),
+    _torch_groups("RMSprop", [(lambda n: "norm" in n, {"centered": True}),
+                              (lambda n: n == "fc.weight", {"momentum": 0.9})], lr=1e-2),
+    ["optim.RMSprop"])
+
+
+# ---------------------------------------------------------------------------------------
+# schedules as lr, and clipping inside the loop
+
+
+def _with_sched(cls_name: str, opt_kwargs: dict, sched_name: str, sched_args: tuple, sched_kwargs: dict):
+    def make(params):
+        import torch
+
+        opt = getattr(torch.optim, cls_name)(list(params.values()), **opt_kwargs)
+        return opt, getattr(torch.optim.lr_scheduler, sched_name)(opt, *sched_args, **sched_kwargs)
+
+    return make
+
+
+trajectory_case(
+    "optim.SGD[lr=StepLR(0.1,10,0.5),momentum=0.9]",
+    lambda: optim.SGD(lr=sched.StepLR(0.1, step_size=10, gamma=0.5), momentum=0.9),
+    _with_sched("SGD", {"lr": 0.1, "momentum": 0.9}, "StepLR", (10,), {"gamma": 0.5}),
+    ["optim.SGD", "lr_scheduler.StepLR"])
+
+trajectory_case(
+    "optim.Adam[lr=OneCycleLR(0.05,total_steps=100)]",
+    lambda: optim.Adam(lr=sched.OneCycleLR(0.05, total_steps=100)),
+    _with_sched("Adam", {"lr": 0.05}, "OneCycleLR", (0.05,), {"total_steps": 100, "cycle_momentum": False}),
+    ["optim.Adam", "lr_scheduler.OneCycleLR"])
+
+trajectory_case(
+    "optim.AdamW[lr=CosineAnnealingLR(1e-2,T_max=100,eta_min=1e-4),weight_decay=0.1]",
+    lambda: optim.AdamW(lr=sched.CosineAnnealingLR(1e-2, T_max=100, eta_min=1e-4), weight_decay=0.1),
+    _with_sched("AdamW", {"lr": 1e-2, "weight_decay": 0.1}, "CosineAnnealingLR", (100,), {"eta_min": 1e-4}),
+    ["optim.AdamW", "lr_scheduler.CosineAnnealingLR"], decoupled=True)
+
+
+def _hf_warmup(cls_name: str, opt_kwargs: dict, fn_name: str, *args):
+    def make(params):
+        import torch
+        import transformers
+
+        opt = getattr(torch.optim, cls_name)(list(params.values()), **opt_kwargs)
+        return opt, getattr(transformers, fn_name)(opt, *args)
+
+    return make
+
+
+trajectory_case(
+    "optim.AdamW[lr=get_cosine_schedule_with_warmup(1e-2,10,100)]",
+    lambda: optim.AdamW(lr=sched.get_cosine_schedule_with_warmup(1e-2, 10, 100)),
+    _hf_warmup("AdamW", {"lr": 1e-2}, "get_cosine_schedule_with_warmup", 10, 100),
+    ["optim.AdamW", "lr_scheduler.get_cosine_schedule_with_warmup"], decoupled=True)
+
+trajectory_case(
+    "optim.Adagrad[lr=ExponentialLR(0.1,0.97),lr_decay=0.01]",
+    lambda: optim.Adagrad(lr=sched.ExponentialLR(0.1, gamma=0.97), lr_decay=0.01),
+    _with_sched("Adagrad", {"lr": 0.1, "lr_decay": 0.01}, "ExponentialLR", (0.97,), {}),
+    ["optim.Adagrad", "lr_scheduler.ExponentialLR"])
+
+trajectory_case(
+    "optim.RMSprop[lr=LinearLR(1e-2,start_factor=0.1,total_iters=20),momentum=0.9]",
+    lambda: optim.RMSprop(lr=sched.LinearLR(1e-2, start_factor=0.1, total_iters=20), momentum=0.9),
+    _with_sched("RMSprop", {"lr": 1e-2, "momentum": 0.9}, "LinearLR", (), {"start_factor": 0.1, "total_iters": 20}),
+    ["optim.RMSprop", "lr_scheduler.LinearLR"])
+
+trajectory_case(
+    "optim.NAdam[lr=MultiStepLR(1e-2,[30,60])]",
+    lambda: optim.NAdam(lr=sched.MultiStepLR(1e-2, [30, 60])),
+    _with_sched("NAdam", {"lr": 1e-2}, "MultiStepLR", ([30, 60],), {}),
+    ["optim.NAdam", "lr_scheduler.MultiStepLR"])
+
+trajectory_case(
+    "optim.RAdam[lr=PolynomialLR(1e-2,total_iters=80,power=2)]",
+    lambda: optim.RAdam(lr=sched.PolynomialLR(1e-2, total_iters=80, power=2.0)),
+    _with_sched("RAdam", {"lr": 1e-2}, "PolynomialLR", (), {"total_iters": 80, "power": 2.0}),
+    ["optim.RAdam", "lr_scheduler.PolynomialLR"])
+
+trajectory_case(
+    "optim.SGD[param_groups with lr schedules]",
+    lambda: optim.SGD(lr=sched.StepLR(0.1, 10, 0.5), momentum=0.9,
+                      param_groups=[{"params": "*.bias", "lr": sched.StepLR(0.02, 10, 0.5)}]),
+    lambda params: (lambda opt: (opt, __import__("torch").optim.lr_scheduler.StepLR(opt, 10, 0.5)))(
+        _torch_groups("SGD", [(lambda n: n.endswith("bias"), {"lr": 0.02})], lr=0.1, momentum=0.9)(params)),
+    ["optim.SGD", "lr_scheduler.StepLR"])
+
+trajectory_case("optim.SGD[clip_grad_norm(1.0),momentum=0.9]",
+                lambda: optim.SGD(lr=0.05, momentum=0.9), _t("SGD", lr=0.05, momentum=0.9),
+                ["optim.SGD", "optim.clip_grad_norm"], clip=("norm", 1.0))
+trajectory_case("optim.AdamW[clip_grad_norm(0.5)]", lambda: optim.AdamW(lr=1e-2), _t("AdamW", lr=1e-2),
+                ["optim.AdamW", "optim.clip_grad_norm"], clip=("norm", 0.5), decoupled=True)
+trajectory_case("optim.Adam[clip_grad_value(0.5)]", lambda: optim.Adam(lr=1e-2), _t("Adam", lr=1e-2),
+                ["optim.Adam", "optim.clip_grad_value"], clip=("value", 0.5))
+
+
+# ---------------------------------------------------------------------------------------
+# clip_grad_norm_ / clip_grad_value_ as functions
+
+
+def _clip_case(name: str, fnet_fn: Callable, torch_fn: Callable, covers, scale: float = 1.0):
+    seed = case_seed(name)
+
+    def run(dtype: str) -> Report:
+        import torch
+
+        rng = np.random.default_rng(seed)
+        grads = {n: scale * rng.standard_normal(s) for n, s in SHAPES.items()}
+        rtol = 1.3e-6 if dtype == "float32" else 1e-12
+        with precision(dtype):
+            tparams = {n: torch.nn.Parameter(torch.zeros(s, dtype=getattr(torch, dtype))) for n, s in SHAPES.items()}
+            for n, p in tparams.items():
+                p.grad = torch.tensor(grads[n], dtype=getattr(torch, dtype))
+            t_out = torch_fn(list(tparams.values()))
+            j_grads = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in grads.items()})
+            j_out = jax.jit(fnet_fn)(j_grads)
+            diffs = []
+            if isinstance(j_out, tuple):
+                j_grads_out, j_norm = j_out
+                diffs.append(diff("output", "total_norm", j_norm, t_out.detach(), rtol, 1e-7 if dtype == "float32" else 1e-13))
+            else:
+                j_grads_out = j_out
+            flat = _tree.flatten(j_grads_out)
+            for n, p in tparams.items():
+                diffs.append(diff("output", f"clipped {n}", flat[n], p.grad, rtol, 1e-7 if dtype == "float32" else 1e-13))
+        return Report(name, dtype, diffs)
+
+    register(ParityCase(name, FAMILY, tuple(covers), run))
+
+
+for norm_type, configs in ((2.0, ((1.0, 1.0), (100.0, 1.0), (0.3, 1e-3))), (1.0, ((1.0, 1.0), (100.0, 1.0))),
+                           (float("inf"), ((1.0, 1.0), (100.0, 1.0))), ("inf", ((0.5, 1.0),)),
+                           (3.0, ((1.0, 1.0),)), (0.5, ((1.0, 1.0),))):
+    for max_norm, scale in configs:
+        _clip_case(f"optim.clip_grad_norm_[max_norm={max_norm},norm_type={norm_type!r},scale={scale}]",
+                   lambda g, m=max_norm, p=norm_type: optim.clip_grad_norm_(g, m, norm_type=p),
+                   lambda ps, m=max_norm, p=norm_type: __import__("torch").nn.utils.clip_grad_norm_(ps, m, norm_type=p),
+                   ["optim.clip_grad_norm_"], scale=scale)
+for clip_value in (0.5, 2.0, 1e-3):
+    _clip_case(f"optim.clip_grad_value_[clip_value={clip_value}]",
+               lambda g, v=clip_value: optim.clip_grad_value_(g, v),
+               lambda ps, v=clip_value: __import__("torch").nn.utils.clip_grad_value_(ps, v),
+               ["optim.clip_grad_value_"])
+
+
+# ---------------------------------------------------------------------------------------
+# schedulers: values at every step vs torch's get_last_lr()
+
+
+def _torch_lrs(base_lr: float, make_sched: Callable, steps: int, momentum: bool = False):
+    import torch
+
+    param = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([param], lr=base_lr, momentum=0.9 if momentum else 0.0)
+    scheduler = make_sched(opt)
+    lrs, moms = [], []
+    for i in range(steps):
+        lrs.append(scheduler.get_last_lr()[0])
+        moms.append(opt.param_groups[0]["momentum"])
+        if i < steps - 1:  # OneCycleLR refuses to step past total_steps
+            opt.step()
+            scheduler.step()
+    return np.array(lrs), np.array(moms)
+
+
+def schedule_case(name: str, fnet_sched: Callable, torch_sched: Callable, base_lr: float, covers,
+                  steps: int = SCHED_STEPS, momentum: bool = False) -> None:
+    """Registers a comparison of ``steps`` lr values (and OneCycleLR's momentum)."""
+
+    def run(dtype: str) -> Report:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's deprecation chatter about get_lr/step order
+            want, want_mom = _torch_lrs(base_lr, torch_sched, steps, momentum)
+        with precision(dtype):
+            schedule = fnet_sched()
+            jitted = np.asarray(jax.jit(jax.vmap(schedule))(jnp.arange(steps)))
+            spot = list(range(0, steps, 5)) + [steps - 1]  # the Python-int path, every 5th step
+            eager = np.array([float(schedule(i)) for i in spot])
+            scale = max(float(np.abs(want).max()), 1e-30)
+            tol = SCHED_TOL[dtype]
+            diffs = [diff("output", f"lr, jit+vmap, steps 0..{steps - 1}", jitted, want, tol, tol * scale),
+                     diff("output", f"lr, eager Python steps 0, 5, ..., {steps - 1}", eager, want[spot], tol,
+                          tol * scale),
+                     Diff("output", "dtype", 0.0, 0.0, jitted.dtype == np.dtype(dtype), str(jitted.dtype))]
+            if momentum:
+                mom = np.asarray(jax.jit(jax.vmap(schedule.momentum))(jnp.arange(steps)))
+                diffs.append(diff("output", "momentum (cycle_momentum)", mom, want_mom, tol, tol))
+        return Report(name, dtype, diffs)
+
+    register(ParityCase(name, FAMILY, tuple(covers), run))
+
+
+def _ts(cls_name: str, *args, **kwargs):
+    def make(opt):
+        import torch
+
+        return getattr(torch.optim.lr_scheduler, cls_name)(opt, *args, **kwargs)
+
+    return make
+
+
+def sched_grid(cls_name: str, base_lr: float, configs: list[tuple[tuple, dict]]) -> None:
+    for args, kwargs in configs:
+        label = ",".join([repr(a) for a in args] + [f"{k}={v}" for k, v in kwargs.items()])
+        schedule_case(f"lr_scheduler.{cls_name}[{label}]",
+                      lambda args=args, kwargs=kwargs: getattr(sched, cls_name)(base_lr, *args, **kwargs),
+                      _ts(cls_name, *args, **kwargs), base_lr, [f"lr_scheduler.{cls_name}"])
+
+
+sched_grid("StepLR", 0.1, [((30,), {}), ((7,), {"gamma": 0.5}), ((1,), {"gamma": 0.97})])
+sched_grid("MultiStepLR", 0.1, [(([30, 80],), {}), (([10, 10, 50],), {"gamma": 0.5}), (([0, 5],), {"gamma": 0.3})])
+sched_grid("ConstantLR", 0.05, [((), {}), ((), {"factor": 0.5, "total_iters": 40}), ((), {"factor": 1.0, "total_iters": 3})])
+sched_grid("LinearLR", 0.05, [((), {}), ((), {"start_factor": 0.05, "total_iters": 40}),
+                              ((), {"start_factor": 1.0, "end_factor": 0.1, "total_iters": 50}),
+                              ((), {"start_factor": 0.5, "end_factor": 0.0, "total_iters": 119})])
+sched_grid("ExponentialLR", 0.1, [((0.95,), {}), ((0.5,), {})])
+sched_grid("PolynomialLR", 0.1, [((), {}), ((), {"total_iters": 50, "power": 0.9}), ((), {"total_iters": 100, "power": 2.0})])
+sched_grid("CosineAnnealingLR", 0.1, [((50,), {}), ((100,), {"eta_min": 1e-3}), ((30,), {"eta_min": 0.01}), ((7,), {})])
+
+for label, fn in (("0.95**epoch", lambda e: 0.95 ** e), ("epoch//30", lambda e: e // 30 + 1),
+                  ("1/(1+epoch)", lambda e: 1.0 / (1.0 + e))):
+    schedule_case(f"lr_scheduler.LambdaLR[{label}]", lambda fn=fn: sched.LambdaLR(0.1, fn),
+                  _ts("LambdaLR", fn), 0.1, ["lr_scheduler.LambdaLR"])
+
+
+def _torch_sequential(parts, milestones):
+    def make(opt):
+        import torch
+
+        return torch.optim.lr_scheduler.SequentialLR(opt, [_ts(n, *a, **k)(opt) for n, a, k in parts], milestones)
+
+    return make
+
+
+for parts, milestones in (
+        ([("LinearLR", (), {"start_factor": 0.1, "total_iters": 10}), ("ExponentialLR", (0.95,), {})], [10]),
+        ([("ConstantLR", (), {"factor": 0.1, "total_iters": 20}), ("CosineAnnealingLR", (80,), {})], [20]),
+        ([("LinearLR", (), {"start_factor": 0.2, "total_iters": 5}), ("ConstantLR", (), {"factor": 0.5, "total_iters": 10}),
+          ("StepLR", (10,), {"gamma": 0.5})], [5, 50]),
+        ([("ExponentialLR", (0.9,), {}), ("MultiStepLR", ([10, 30],), {})], [40])):
+    label = "+".join(p[0] for p in parts) + f"@{milestones}"
+    schedule_case(
+        f"lr_scheduler.SequentialLR[{label}]",
+        lambda parts=parts, milestones=milestones: sched.SequentialLR(
+            [getattr(sched, n)(0.1, *a, **k) for n, a, k in parts], milestones),
+        _torch_sequential(parts, milestones), 0.1,
+        ["lr_scheduler.SequentialLR"] + [f"lr_scheduler.{p[0]}" for p in parts])
+
+for kwargs in ({"total_steps": 120}, {"total_steps": 120, "anneal_strategy": "linear"},
+               {"total_steps": 120, "three_phase": True},
+               {"epochs": 10, "steps_per_epoch": 12, "pct_start": 0.25, "div_factor": 10.0, "final_div_factor": 100.0},
+               {"total_steps": 120, "pct_start": 0.1, "three_phase": True, "anneal_strategy": "linear",
+                "base_momentum": 0.8, "max_momentum": 0.9}):
+    label = ",".join(f"{k}={v}" for k, v in kwargs.items())
+    schedule_case(f"lr_scheduler.OneCycleLR[{label}]", lambda kwargs=kwargs: sched.OneCycleLR(0.1, **kwargs),
+                  _ts("OneCycleLR", 0.1, **kwargs), 0.1, ["lr_scheduler.OneCycleLR"], steps=121, momentum=True)
+
+
+def _hf(fn_name: str, *args, **kwargs):
+    def make(opt):
+        import transformers
+
+        return getattr(transformers, fn_name)(opt, *args, **kwargs)
+
+    return make
+
+
+for args, kwargs in (((10, 100), {}), ((0, 120), {}), ((20, 100), {"num_cycles": 1.5})):
+    schedule_case(f"lr_scheduler.get_cosine_schedule_with_warmup[{args},{kwargs}]",
+                  lambda args=args, kwargs=kwargs: sched.get_cosine_schedule_with_warmup(0.1, *args, **kwargs),
+                  _hf("get_cosine_schedule_with_warmup", *args, **kwargs), 0.1,
+                  ["lr_scheduler.get_cosine_schedule_with_warmup"])
+for args in ((10, 100), (0, 120), (30, 60)):
+    schedule_case(f"lr_scheduler.get_linear_schedule_with_warmup[{args}]",
+                  lambda args=args: sched.get_linear_schedule_with_warmup(0.1, *args),
+                  _hf("get_linear_schedule_with_warmup", *args), 0.1,
+                  ["lr_scheduler.get_linear_schedule_with_warmup"])

@@ -1,0 +1,420 @@
+"""fnet.optim beyond parity: refusals like torch's, purity, jit, parameter groups, precision."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import fnet
+from fnet import nn, optim
+from fnet.optim import lr_scheduler as sched
+from fnet.parity import precision
+
+PARAMS = {"fc": {"weight": jnp.ones((3, 2)), "bias": jnp.zeros(3)},
+          "LayerNorm": {"weight": jnp.ones(3), "bias": jnp.zeros(3)}}
+GRADS = jax.tree.map(lambda p: jnp.full_like(p, 0.5), PARAMS)
+
+
+def _step(opt, params=PARAMS, grads=GRADS):
+    state = opt.init(params)
+    updates, state = opt.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+
+# ---------------------------------------------------------------------------------------
+# invalid hyperparameters: torch refuses them, fnet refuses them with a clear message
+
+INVALID = [
+    ("SGD", {"lr": -0.1}, "learning rate"),
+    ("SGD", {"momentum": -0.5}, "momentum"),
+    ("SGD", {"weight_decay": -1e-4}, "weight_decay"),
+    ("SGD", {"nesterov": True}, "Nesterov"),
+    ("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "Nesterov"),
+    ("Adam", {"lr": -1e-3}, "learning rate"),
+    ("Adam", {"betas": (1.0, 0.999)}, "index 0"),
+    ("Adam", {"betas": (0.9, -0.1)}, "index 1"),
+    ("Adam", {"eps": -1e-8}, "epsilon"),
+    ("Adam", {"weight_decay": -0.1}, "weight_decay"),
+    ("AdamW", {"betas": (0.9, 1.5)}, "index 1"),
+    ("AdamW", {"lr": -1.0}, "learning rate"),
+    ("RMSprop", {"alpha": -0.1}, "alpha"),
+    ("RMSprop", {"eps": -1.0}, "epsilon"),
+    ("RMSprop", {"momentum": -0.9}, "momentum"),
+    ("Adagrad", {"lr_decay": -0.1}, "lr_decay"),
+    ("Adagrad", {"initial_accumulator_value": -1.0}, "initial accumulator"),
+    ("Adagrad", {"eps": -1.0}, "epsilon"),
+    ("Adadelta", {"rho": 1.5}, "rho"),
+    ("Adadelta", {"rho": -0.1}, "rho"),
+    ("Adamax", {"betas": (0.9, 1.0)}, "index 1"),
+    ("NAdam", {"momentum_decay": -1e-3}, "momentum_decay"),
+    ("NAdam", {"betas": (-0.1, 0.999)}, "index 0"),
+    ("RAdam", {"eps": -1e-8}, "epsilon"),
+    ("RAdam", {"weight_decay": -0.01}, "weight_decay"),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,words", INVALID, ids=[f"{n}-{k}" for n, k, _ in INVALID])
+def test_invalid_hyperparameters_raise_like_torch(name, kwargs, words):
+    with pytest.raises(ValueError):
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError, match=words) as info:
+        getattr(optim, name)(**kwargs)
+    assert str(info.value).startswith(name + ":"), "the message names the optimizer"
+    assert "expected" in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": "0.1"}, {"lr": None}, {"betas": 0.9}, {"betas": (0.9,)},
+                                    {"amsgrad": "yes"}])
+def test_wrong_types_raise_type_error(kwargs):
+    with pytest.raises(TypeError, match="Adam"):
+        optim.Adam(**kwargs)
+
+
+def test_defaults_are_torch_defaults():
+    import inspect
+
+    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"):
+        ours = inspect.signature(getattr(optim, name)).parameters
+        theirs = inspect.signature(getattr(torch.optim, name)).parameters
+        for arg, param in theirs.items():
+            if arg in ("self", "params"):
+                continue
+            assert arg in ours, f"{name} lacks torch's argument {arg}"
+            assert ours[arg].default == param.default, f"{name}({arg}) default differs from torch"
+            assert ours[arg].kind == param.kind or param.kind == param.POSITIONAL_OR_KEYWORD, (name, arg)
+        # torch's positional hyperparameters, in order (its implementation flags, and
+        # RMSprop's maximize, are keyword-only in fnet).
+        flags = ("self", "params", "foreach", "capturable", "differentiable", "fused", "maximize")
+        positional = [a for a, p in theirs.items() if p.kind == p.POSITIONAL_OR_KEYWORD and a not in flags]
+        assert [a for a, p in ours.items() if p.kind == p.POSITIONAL_OR_KEYWORD][:len(positional)] == positional, name
+
+
+# ---------------------------------------------------------------------------------------
+# purity and jit
+
+ALL = {"SGD-dampening": optim.SGD(lr=0.1, momentum=0.9, dampening=0.1),
+       "SGD-nesterov": optim.SGD(lr=0.1, momentum=0.9, nesterov=True),
+       "Adam-amsgrad": optim.Adam(amsgrad=True, weight_decay=0.1), "AdamW": optim.AdamW(),
+       "RMSprop": optim.RMSprop(centered=True, momentum=0.5), "Adagrad": optim.Adagrad(lr_decay=0.1),
+       "Adadelta": optim.Adadelta(), "Adamax": optim.Adamax(), "NAdam": optim.NAdam(), "RAdam": optim.RAdam(),
+       "AdamW-groups-schedule": optim.AdamW(lr=sched.OneCycleLR(0.1, total_steps=10),
+                                            param_groups=[{"params": "*.bias", "weight_decay": 0.0}])}
+
+
+@pytest.mark.parametrize("opt", list(ALL.values()), ids=list(ALL))
+def test_update_is_pure_and_jittable(opt):
+    state = opt.init(PARAMS)
+    before = jax.tree.map(np.asarray, state)
+    u1, s1 = opt.update(GRADS, state, PARAMS)
+    u2, s2 = jax.jit(opt.update)(GRADS, state, PARAMS)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), b), state, before)  # untouched
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), u1, u2)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), s1, s2)
+    assert jax.tree.structure(s1) == jax.tree.structure(state)
+
+
+def test_training_loop_under_jit_decreases_loss():
+    model = nn.Linear(4, 1)
+    params, _ = model.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (32, 4))
+    y = x @ jnp.array([[1.0], [-2.0], [0.5], [3.0]])
+    opt = optax.chain(optim.clip_grad_norm(10.0), optim.Adam(lr=0.1))
+
+    def loss_fn(p):
+        return jnp.mean((model.apply(p, {}, x)[0] - y) ** 2)
+
+    @jax.jit
+    def step(p, s):
+        loss, g = jax.value_and_grad(loss_fn)(p)
+        u, s = opt.update(g, s, p)
+        return optax.apply_updates(p, u), s, loss
+
+    state = opt.init(params)
+    first = None
+    for _ in range(60):
+        params, state, loss = step(params, state)
+        first = loss if first is None else first
+    assert float(loss) < 0.01 * float(first)
+
+
+def test_inject_hyperparams_changes_lr_between_steps():
+    opt = optax.inject_hyperparams(optim.AdamW)(lr=1e-3, weight_decay=0.1)
+    state = opt.init(PARAMS)
+    u1, state = jax.jit(opt.update)(GRADS, state, PARAMS)
+    state.hyperparams["lr"] = jnp.asarray(2e-3)
+    u2, state = jax.jit(opt.update)(GRADS, state, PARAMS)
+    ref = optim.AdamW(lr=2e-3, weight_decay=0.1)
+    s = ref.init(PARAMS)
+    _, s = ref.update(GRADS, s, PARAMS)
+    r2, _ = ref.update(GRADS, s, PARAMS)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), u2, r2)
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.SGD(lr=jnp.asarray(-1.0))
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+                                         ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.2}),
+                                         ("RMSprop", {"momentum": 0.5, "centered": True}),
+                                         ("Adagrad", {"lr_decay": 0.1}), ("Adadelta", {}), ("NAdam", {}),
+                                         ("RAdam", {"weight_decay": 0.1})])
+def test_inject_hyperparams_matches_the_plain_optimizer(name, kwargs):
+    injected = optax.inject_hyperparams(getattr(optim, name))(**kwargs)
+    plain = getattr(optim, name)(**kwargs)
+    s1, s2 = injected.init(PARAMS), plain.init(PARAMS)
+    update = jax.jit(injected.update)
+    for _ in range(3):
+        u1, s1 = update(GRADS, s1, PARAMS)
+        u2, s2 = plain.update(GRADS, s2, PARAMS)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-8), u1, u2)
+
+
+def test_state_uses_torch_names():
+    state = optim.Adam(amsgrad=True).init(PARAMS)
+    inner = state[0]  # chain: (scale_by_torch_adam, scale_by_learning_rate)
+    assert type(inner).__name__ == "AMSGradState"
+    assert inner._fields == ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    assert optim.Adagrad().init(PARAMS)[0]._fields == ("step", "sum")
+
+
+def test_maximize_is_descent_on_the_negated_gradient():
+    up, _ = _step(optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True))
+    neg = jax.tree.map(lambda g: -g, GRADS)
+    down, _ = _step(optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.1), grads=neg)
+    jax.tree.map(np.testing.assert_allclose, up, down)
+
+
+def test_update_without_params_when_weight_decay_needs_them():
+    opt = optim.AdamW()
+    with pytest.raises(ValueError):
+        opt.update(GRADS, opt.init(PARAMS))
+    opt = optim.Adam()  # no weight decay: params are not needed, as optax
+    opt.update(GRADS, opt.init(PARAMS))
+
+
+# ---------------------------------------------------------------------------------------
+# precision: float64 stays float64, bfloat16 stays bfloat16
+
+
+def test_float64_params_compute_in_float64():
+    with precision("float64"):
+        p = {"w": jnp.full((3,), 1.0, jnp.float64)}
+        g = {"w": jnp.full((3,), 1e-3, jnp.float64)}
+        for opt in (optim.Adam(amsgrad=True), optim.NAdam(), optim.RAdam(), optim.Adagrad(lr_decay=0.1),
+                    optim.SGD(lr=sched.CosineAnnealingLR(0.1, 10))):
+            state = opt.init(p)
+            u, state = jax.jit(opt.update)(g, state, p)
+            assert u["w"].dtype == jnp.float64
+            floats = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.floating)]
+            assert all(x.dtype == jnp.float64 for x in floats), [x.dtype for x in floats]
+        # Adam's first step is exactly -lr * sign(g) up to eps: float32 constants would show.
+        u, _ = optim.Adam(lr=1.0, eps=0.0).update(g, optim.Adam().init(p), p)
+        np.testing.assert_allclose(np.asarray(u["w"]), -1.0, rtol=1e-15)
+
+
+def test_bfloat16_params_keep_their_dtype():
+    p = {"w": jnp.ones((4,), jnp.bfloat16)}
+    g = {"w": jnp.full((4,), 0.25, jnp.bfloat16)}
+    for opt in (optim.Adam(), optim.NAdam(), optim.RAdam(), optim.Adamax(), optim.Adagrad(lr_decay=0.1),
+                optim.RMSprop(centered=True)):
+        u, _ = opt.update(g, opt.init(p), p)
+        assert u["w"].dtype == jnp.bfloat16, type(opt)
+
+
+def test_bias_correction_is_accurate_in_float32():
+    from fnet.optim._base import one_minus_pow
+
+    t = jnp.arange(1, 2000, dtype=jnp.float32)
+    want = 1.0 - 0.999 ** np.arange(1, 2000, dtype=np.float64)
+    got = np.asarray(one_minus_pow(0.999, t), np.float64)
+    assert np.max(np.abs(got / want - 1)) < 1e-6  # optax's 1 - b ** count: 1.3e-5
+
+
+def test_radam_rho_matches_double_formula():
+    from fnet.optim._adam import _radam_rho
+
+    for b2 in (0.999, 0.99, 0.9, 0.5):
+        t = np.arange(1, 3000, dtype=np.float64)
+        rho_inf = 2 / (1 - b2) - 1
+        want = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+        with precision("float64"):
+            got = np.asarray(_radam_rho(b2, jnp.asarray(t)))
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-10)
+        got32 = np.asarray(_radam_rho(b2, jnp.asarray(t, jnp.float32)), np.float64)
+        np.testing.assert_allclose(got32, want, rtol=5e-7, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# parameter groups
+
+
+def _moved(new, old=PARAMS):
+    a, b = fnet.state_dict(new), fnet.state_dict(old)
+    return {k: not np.allclose(a[k], b[k]) for k in a}
+
+
+def test_param_groups_select_leaves_by_glob():
+    opt = optim.SGD(lr=0.1, param_groups=[{"params": ["*.bias", "*LayerNorm*"], "lr": 0.0}])
+    new, _ = _step(opt)
+    assert _moved(new) == {"fc.weight": True, "fc.bias": False, "LayerNorm.weight": False, "LayerNorm.bias": False}
+
+
+def test_param_groups_predicates_on_name_and_on_param():
+    by_name = optim.SGD(lr=0.1, param_groups=[{"params": lambda n: n.endswith("weight"), "lr": 0.0}])
+    assert _moved(_step(by_name)[0]) == {"fc.weight": False, "fc.bias": True, "LayerNorm.weight": False,
+                                         "LayerNorm.bias": True}
+    by_ndim = optim.SGD(lr=0.1, param_groups=[{"params": lambda n, p: p.ndim >= 2, "lr": 0.0}])
+    assert _moved(_step(by_ndim)[0]) == {"fc.weight": False, "fc.bias": True, "LayerNorm.weight": True,
+                                         "LayerNorm.bias": True}
+
+
+def test_param_groups_override_each_hyperparameter_independently():
+    opt = optim.AdamW(lr=0.1, weight_decay=0.5, param_groups=[
+        {"params": "fc.bias", "weight_decay": 0.0}, {"params": "LayerNorm.*", "lr": 0.01}])
+    zero = jax.tree.map(jnp.zeros_like, GRADS)  # zero gradient: only the decay moves weights
+    params = jax.tree.map(lambda p: p + 1.0, PARAMS)
+    new, _ = _step(opt, params, zero)
+    np.testing.assert_allclose(new["fc"]["weight"], 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)
+    np.testing.assert_allclose(new["fc"]["bias"], 1.0)
+    np.testing.assert_allclose(new["LayerNorm"]["weight"], 2.0 * (1 - 0.01 * 0.5), rtol=1e-6)
+
+
+def test_param_groups_on_a_real_model_and_under_jit():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    params, _ = model.init(jax.random.key(0))
+    opt = optim.SGD(lr=1.0, param_groups=[{"params": "2.*", "lr": 0.0}])
+    grads = jax.tree.map(jnp.ones_like, params)
+    state = opt.init(params)
+    updates, _ = jax.jit(opt.update)(grads, state, params)
+    flat = fnet.state_dict(updates)
+    assert np.all(flat["0.weight"] == -1.0) and np.all(flat["0.bias"] == -1.0)
+    assert np.all(flat["2.weight"] == 0.0) and np.all(flat["2.bias"] == 0.0)
+
+
+def test_param_groups_refusals():
+    with pytest.raises(ValueError, match="only one group"):
+        optim.SGD(param_groups=[{"params": "*.bias"}, {"params": "fc.*"}]).init(PARAMS)
+    with pytest.raises(ValueError, match="weight_deacy"):
+        optim.AdamW(param_groups=[{"params": "*.bias", "weight_deacy": 0.0}])
+    with pytest.raises(ValueError, match="'params'"):
+        optim.AdamW(param_groups=[{"weight_decay": 0.0}])
+    with pytest.raises(TypeError, match="glob pattern"):
+        optim.AdamW(param_groups=[{"params": 3}])
+    with pytest.raises(TypeError, match="list of dicts"):
+        optim.AdamW(param_groups={"params": "*.bias"})
+    with pytest.raises(ValueError, match=r"param_groups\[0\]: invalid learning rate"):
+        optim.SGD(param_groups=[{"params": "*.bias", "lr": -1.0}])
+
+
+def test_param_group_matching_nothing_is_allowed_like_an_empty_torch_group():
+    new, _ = _step(optim.SGD(lr=0.1, param_groups=[{"params": "*.running_mean", "lr": 0.0}]))
+    assert all(_moved(new)[k] for k in ("fc.weight", "LayerNorm.weight"))
+
+
+# ---------------------------------------------------------------------------------------
+# clipping
+
+
+def test_clip_grad_norm_returns_tree_and_norm():
+    grads = {"a": jnp.array([3.0, 4.0]), "b": {"c": jnp.array([0.0])}}
+    clipped, norm = optim.clip_grad_norm_(grads, 1.0)
+    assert float(norm) == pytest.approx(5.0)
+    assert jax.tree.structure(clipped) == jax.tree.structure(grads)
+    np.testing.assert_allclose(clipped["a"], np.array([3.0, 4.0]) / (5.0 + 1e-6), rtol=1e-6)
+    _, norm = optim.clip_grad_norm_({}, 1.0)
+    assert float(norm) == 0.0
+
+
+def test_clip_grad_norm_error_if_nonfinite():
+    grads = {"a": jnp.array([1.0, jnp.nan])}
+    with pytest.raises(RuntimeError, match="non-finite|nan"):
+        optim.clip_grad_norm_(grads, 1.0, error_if_nonfinite=True)
+    clipped, norm = optim.clip_grad_norm_(grads, 1.0)  # torch scales by the nan norm anyway
+    assert math.isnan(float(norm)) and np.isnan(np.asarray(clipped["a"])).all()
+    with pytest.raises(TypeError, match="concrete"):
+        jax.jit(lambda g: optim.clip_grad_norm_(g, 1.0, error_if_nonfinite=True))(grads)
+    with pytest.raises(ValueError, match="norm_type"):
+        optim.clip_grad_norm_(grads, 1.0, norm_type="fro")
+
+
+def test_clip_grad_value_and_transforms():
+    g = {"a": jnp.array([-3.0, 0.2, 5.0])}
+    np.testing.assert_allclose(optim.clip_grad_value_(g, 1.0)["a"], [-1.0, 0.2, 1.0], rtol=1e-7)
+    u, _ = optim.clip_grad_value(1.0).update(g, optim.clip_grad_value(1.0).init(g))
+    np.testing.assert_allclose(u["a"], [-1.0, 0.2, 1.0], rtol=1e-7)
+    tx = optim.clip_grad_norm(1.0, norm_type="inf")
+    u, _ = jax.jit(tx.update)(g, tx.init(g))
+    np.testing.assert_allclose(u["a"], np.array([-3.0, 0.2, 5.0]) / (5.0 + 1e-6), rtol=1e-6)
+    with pytest.raises(ValueError, match="clip_value"):
+        optim.clip_grad_value(-1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# schedules
+
+
+SCHEDULES = [sched.StepLR(0.1, 3), sched.MultiStepLR(0.1, [2, 5]), sched.ConstantLR(0.1), sched.LinearLR(0.1),
+             sched.ExponentialLR(0.1, 0.9), sched.PolynomialLR(0.1), sched.CosineAnnealingLR(0.1, 5),
+             sched.LambdaLR(0.1, lambda e: 0.9 ** e),
+             sched.SequentialLR([sched.LinearLR(0.1), sched.ExponentialLR(0.1, 0.9)], [4]),
+             sched.OneCycleLR(0.1, total_steps=10), sched.get_cosine_schedule_with_warmup(0.1, 2, 10),
+             sched.get_linear_schedule_with_warmup(0.1, 2, 10)]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=[f"{type(s).__name__}{i}" for i, s in enumerate(SCHEDULES)])
+def test_schedules_are_jit_safe_and_static(schedule):
+    eager = [float(schedule(i)) for i in range(10)]
+    jitted = [float(jax.jit(schedule)(jnp.int32(i))) for i in range(10)]
+    np.testing.assert_allclose(jitted, eager, rtol=1e-6)
+    static = jax.jit(lambda s, step: s(step), static_argnums=0)
+    assert float(static(schedule, 3)) == pytest.approx(eager[3], rel=1e-6)
+    assert hash(schedule) is not None
+
+
+def test_schedule_as_lr_counts_updates():
+    opt = optim.SGD(lr=sched.StepLR(1.0, step_size=2, gamma=0.5))
+    p = {"w": jnp.zeros(())}
+    g = {"w": jnp.ones(())}
+    state = opt.init(p)
+    steps = []
+    for _ in range(5):
+        u, state = opt.update(g, state, p)
+        steps.append(-float(u["w"]))
+    assert steps == [1.0, 1.0, 0.5, 0.5, 0.25]
+
+
+def test_schedule_refusals():
+    with pytest.raises(ValueError, match="step_size"):
+        sched.StepLR(0.1, 0)
+    with pytest.raises(ValueError, match="start_factor"):
+        sched.LinearLR(0.1, start_factor=0.0)
+    with pytest.raises(ValueError, match="factor"):
+        sched.ConstantLR(0.1, factor=1.5)
+    with pytest.raises(ValueError, match="total_steps"):
+        sched.OneCycleLR(0.1)
+    with pytest.raises(ValueError, match="pct_start"):
+        sched.OneCycleLR(0.1, total_steps=10, pct_start=1.5)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        sched.OneCycleLR(0.1, total_steps=10, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="milestones"):
+        sched.SequentialLR([sched.ConstantLR(0.1)], [3])
+    with pytest.raises(ValueError, match="total steps"):
+        sched.OneCycleLR(0.1, total_steps=10)(11)
+    with pytest.raises(ValueError, match="step >= 0"):
+        sched.StepLR(0.1, 3)(-1)
+    with pytest.raises(TypeError, match="integer step"):
+        sched.StepLR(0.1, 3)(1.5)
+    # past total_steps under jit: the last value is held (torch would raise)
+    last = float(sched.OneCycleLR(0.1, total_steps=10)(10))
+    assert float(jax.jit(sched.OneCycleLR(0.1, total_steps=10))(jnp.int32(50))) == pytest.approx(last)
+
+
+def test_onecycle_momentum_needs_cycle_momentum():
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        sched.OneCycleLR(0.1, total_steps=10, cycle_momentum=False).momentum(0)
+    assert float(sched.OneCycleLR(0.1, total_steps=10).momentum(0)) == pytest.approx(0.95)
