@@ -59,13 +59,14 @@ def start(run: Callable[[], None], warmup: int = 2, budget: float | None = None)
     return first, steps
 
 
-def measure(runners: dict[str, Callable[[], None]], repeats: int, rounds: int | None = None
-            ) -> dict[str, list[float]]:
+def measure(runners: dict[str, Callable[[], None]], repeats: int, rounds: int | None = None,
+            cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
     """Times ``repeats`` steps of every (already warm) runner: ``{name: [ms, ...]}``.
 
     The runners are interleaved round-robin (``rounds`` rounds of ``repeats // rounds``
-    steps each, one step per round by default when ``repeats`` is small) so that a
-    background load hits every framework alike and ratios stay comparable.
+    steps each) so that a background load hits every framework alike and ratios stay
+    comparable. ``cpu``, when given, receives the process CPU time of each step (ms, all
+    threads), which a busy machine disturbs far less than wall-clock time.
     """
     rounds = rounds or min(repeats, 5)
     per_round = max(1, repeats // rounds)
@@ -73,9 +74,12 @@ def measure(runners: dict[str, Callable[[], None]], repeats: int, rounds: int | 
     for _ in range(rounds):
         for name, run in runners.items():
             for _ in range(per_round):
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 run()
                 samples[name].append((time.perf_counter() - t0) * 1e3)
+                if cpu is not None:
+                    cpu.setdefault(name, []).append((time.process_time() - c0) * 1e3)
     return samples
 
 

@@ -145,10 +145,12 @@ def run_model(key: str, module, frameworks: list[str], torch_device: str, budget
     wanted = repeats or getattr(module, "REPEATS", 30)
     per_step = sum(steady.values()) or 1.0
     n = max(MIN_REPEATS, min(wanted, math.floor(left / per_step)))
-    samples = measure(runners, repeats=n) if runners else {}
+    cpu: dict[str, list[float]] = {}
+    samples = measure(runners, repeats=n, cpu=cpu) if runners else {}
     ms = {f: median(s) for f, s in samples.items()}
     compile_s = {f: max(0.0, first_s[f] + sum(warm_s[f]) - (1 + len(warm_s[f])) * ms[f] / 1e3) for f in ms}
     return {"key": key, "model": module.NAME, "ms": ms, "min_ms": {f: min(s) for f, s in samples.items()},
+            "cpu_ms": {f: median(s) for f, s in cpu.items()},
             "samples": {f: len(s) for f, s in samples.items()}, "compile_s": compile_s, "notes": notes,
             "explain": getattr(module, "NOTES", ""), "seconds": time.perf_counter() - t_model, **info}
 
@@ -258,7 +260,8 @@ def markdown(results, meta) -> str:
     lines = [f"Train step (forward + backward + optimizer update), median ms over interleaved repeats, "
              f"{meta['device']}{load_text}. {meta['date']}, {meta['seconds']:.0f} s. "
              + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".", "",
-             "Ratios below 1 mean fnet is faster; fnet/plain JAX is the cost of fnet's abstractions. "
+             "Ratios below 1 mean fnet is faster; fnet/plain JAX is the cost of fnet's abstractions, by "
+             "wall-clock and (in brackets) by process CPU time, which a busy machine disturbs less. "
              "(Nt): the PyTorch intra-op thread count used, the faster of those tried for that model.", "",
              "| model | " + " | ".join(LABELS[c] for c in cols) +
              " | fnet/PyTorch | fnet/best peer | fnet/plain JAX |",
@@ -283,8 +286,10 @@ def markdown(results, meta) -> str:
         if r.get("explain"):
             footnotes.append(f"{r['model']}: {r['explain']}")
             name += f" [{len(footnotes)}]"
-        lines.append(f"| {name} | " + " | ".join(cells) +
-                     f" | {_ratio(ms, 'fnet', 'torch')} | {best_text} | {_ratio(ms, 'fnet', 'jax')} |")
+        zero = _ratio(ms, "fnet", "jax")
+        if zero != "-":
+            zero += f" ({_ratio(r['cpu_ms'], 'fnet', 'jax')})"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_ratio(ms, 'fnet', 'torch')} | {best_text} | {zero} |")
     lines += ["", "Start-up (compile) seconds: first call plus warm-up steps, minus the same number of steady steps.", "",
               "| model | " + " | ".join(LABELS[c] for c in cols) + " |", "|---|" + "---:|" * len(cols)]
     for r in results:

@@ -6,7 +6,7 @@
 For each model: XLA's own cost analysis of both compiled steps (floating-point
 operations, transcendental operations, bytes accessed: independent of machine load, so
 the first thing to look at), the number of HLO instructions by kind, and a long interleaved timing of
-the two steps (median ms and the fnet/plain-JAX ratio). ``--hlo DIR`` writes both
+the two steps (median wall-clock and process CPU time, and the fnet/plain-JAX ratios). ``--hlo DIR`` writes both
 optimised HLO modules for a diff.
 """
 
@@ -66,10 +66,13 @@ def main(argv=None) -> int:
                     handle.write(hlo)
             start(run, warmup=2)
         repeats = args.repeats or max(6, getattr(module, "REPEATS", 30))
-        samples = measure(runners, repeats=repeats, rounds=min(repeats, 10))
+        cpu: dict = {}
+        samples = measure(runners, repeats=repeats, rounds=min(repeats, 10), cpu=cpu)
         ms = {name: median(s) for name, s in samples.items()}
+        cpu_ms = {name: median(s) for name, s in cpu.items()}
         print(f"\n{module.NAME}: fnet {ms['fnet']:.2f} ms, plain JAX {ms['jax']:.2f} ms, "
-              f"ratio {ms['fnet'] / ms['jax']:.3f} ({repeats} steps each)")
+              f"ratio {ms['fnet'] / ms['jax']:.3f}; CPU time fnet {cpu_ms['fnet']:.2f} ms, plain JAX "
+              f"{cpu_ms['jax']:.2f} ms, ratio {cpu_ms['fnet'] / cpu_ms['jax']:.3f} ({repeats} steps each)")
         for k in ("flops", "transcendentals", "bytes accessed"):
             a, b = info["fnet"]["cost"][k], info["jax"]["cost"][k]
             print(f"  {k:>16}: fnet {a:.4g}  plain JAX {b:.4g}  ratio {a / b if b else float('nan'):.3f}")
@@ -77,10 +80,13 @@ def main(argv=None) -> int:
         diff = {op: (fa[op], ja[op]) for op in sorted(set(fa) | set(ja)) if fa[op] != ja[op]}
         print(f"  HLO instructions: fnet {sum(fa.values())}, plain JAX {sum(ja.values())}; differing kinds "
               + ", ".join(f"{op} {a}/{b}" for op, (a, b) in diff.items()))
-        rows.append((module.NAME, ms["fnet"], ms["jax"]))
-    print("\n| model | fnet ms | plain JAX ms | fnet/plain JAX |\n|---|---:|---:|---:|")
-    for name, a, b in rows:
-        print(f"| {name} | {a:.2f} | {b:.2f} | {a / b:.3f} |")
+        rows.append((module.NAME, ms["fnet"], ms["jax"], cpu_ms["fnet"] / cpu_ms["jax"],
+                     info["fnet"]["cost"]["flops"] / max(info["jax"]["cost"]["flops"], 1),
+                     info["fnet"]["cost"]["bytes accessed"] / max(info["jax"]["cost"]["bytes accessed"], 1)))
+    print("\n| model | fnet ms | plain JAX ms | fnet/plain JAX | by CPU time | by XLA flops | by XLA bytes |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
+    for name, a, b, c, f, by in rows:
+        print(f"| {name} | {a:.2f} | {b:.2f} | {a / b:.3f} | {c:.3f} | {f:.3f} | {by:.3f} |")
     return 0
 
 
