@@ -40,9 +40,11 @@ def time_limit(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
-def start(run: Callable[[], None], warmup: int = 2, budget: float | None = None) -> tuple[float, list[float]]:
+def start(run: Callable[[], None], warmup: int | None = None, budget: float | None = None
+          ) -> tuple[float, list[float]]:
     """Runs the first call (tracing, compilation) and ``warmup`` more steps.
 
+    ``warmup=None``: one more step, and a second one unless the first took over a second.
     Returns ``(first_call_s, warmup_step_s)``. Compile time is then estimated as
     ``first + sum(warmup) - (1 + warmup) * median_step`` (torch.compile, for one,
     compiles again on the second call once the optimizer state exists).
@@ -51,11 +53,13 @@ def start(run: Callable[[], None], warmup: int = 2, budget: float | None = None)
         t0 = time.perf_counter()
         run()
         first = time.perf_counter() - t0
-        steps = []
-        for _ in range(warmup):
+        steps: list[float] = []
+        while len(steps) < (warmup if warmup is not None else 2):
             t0 = time.perf_counter()
             run()
             steps.append(time.perf_counter() - t0)
+            if warmup is None and steps[-1] > 1.0:
+                break
     return first, steps
 
 

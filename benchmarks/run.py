@@ -12,7 +12,7 @@ fnet/plain-JAX (the cost of fnet's abstractions), then the start-up (compile) ti
 Writes both to benchmarks/results/{cpu,gpu}.{md,json} unless --json/--markdown say
 otherwise. On a machine with a GPU, JAX and torch use it (and BERT-base joins).
 
-The run keeps to --budget seconds (default 540) by giving each model a share of what is
+The run keeps to about --budget seconds (default 420) by giving each model a share of what is
 left and timing as many steps as fit (at least 3, at most the model's REPEATS).
 torch.compile's start-up is stopped after --compile-budget seconds and reported as
 skipped.
@@ -77,34 +77,55 @@ def _runner(module, framework: str, torch_device: str):
     return fn() if fn else None
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} CPU"
+
+
+def _cores() -> int:
+    """Cores this process may run on (``taskset`` and container limits included)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def _error(err: BaseException) -> str:
     text = f"{type(err).__name__}: {err}".splitlines()[0]
     return text[:160]
 
 
-def _pick_torch_threads(run, candidates: list[int]) -> tuple[int, dict[int, float]]:
+def _pick_torch_threads(run, candidates: list[int], known: dict[int, float]) -> tuple[int, dict[int, float]]:
     """Times a warm PyTorch runner at each intra-op thread count and keeps the fastest.
 
     On a quiet machine that is every core; on an oversubscribed one (a shared CPU) torch's
     OpenMP barriers stall whenever one of its threads is descheduled, and one thread can be
     ten times faster. Picking the faster setting is the fair comparison for PyTorch.
+    ``known`` holds timings already taken (the warm-up steps at the current setting).
     """
     import statistics
 
     import torch
 
-    timings = {}
+    timings = dict(known)
     for n in candidates:
+        if n in timings:
+            continue
         torch.set_num_threads(n)
-        run()
         steps = []
-        for _ in range(2):
+        for _ in range(3):  # the first step at a new thread count is not counted
             t0 = time.perf_counter()
             run()
             steps.append(time.perf_counter() - t0)
-            if steps[-1] > 2.0:
+            if steps[-1] > 1.0 and len(steps) >= 2:
                 break
-        timings[n] = statistics.median(steps) * 1e3
+        timings[n] = statistics.median(steps[1:]) * 1e3
     best = min(timings, key=timings.get)
     torch.set_num_threads(best)
     return best, timings
@@ -112,12 +133,19 @@ def _pick_torch_threads(run, candidates: list[int]) -> tuple[int, dict[int, floa
 
 def run_model(key: str, module, frameworks: list[str], torch_device: str, budget: float,
               compile_budget: float, repeats: int | None, torch_threads: list[int]) -> dict:
-    """Starts every framework on one model, then times them interleaved within ``budget``."""
+    """Starts every framework on one model, then times them interleaved within ``budget``.
+
+    torch.compile starts last, with what is left of its budget, so that a slow compilation
+    cannot crowd out the other frameworks.
+    """
+    import torch
+
     t_model = time.perf_counter()
     notes: dict[str, str] = {}
     info: dict = {}
     runners, first_s, warm_s = {}, {}, {}
-    for framework in frameworks:
+    order = [f for f in frameworks if f != "torch.compile"] + [f for f in frameworks if f == "torch.compile"]
+    for framework in order:
         try:
             run = _runner(module, framework, torch_device)
         except Exception as err:  # a framework that cannot build this model is reported, not fatal
@@ -125,21 +153,28 @@ def run_model(key: str, module, frameworks: list[str], torch_device: str, budget
             continue
         if run is None:
             continue
-        left = budget - (time.perf_counter() - t_model)
-        limit = compile_budget if framework == "torch.compile" else None
-        if limit is not None and left < limit:
-            limit = max(left, 10.0)
+        limit = None
+        if framework == "torch.compile":
+            # leave a third of the model's share for the timed steps
+            left = budget * 2 / 3 - (time.perf_counter() - t_model)
+            limit = max(min(compile_budget, left), 10.0)
+        # torch.compile recompiles on its second call; elsewhere one warm-up step is enough
+        # when steps are slow, two otherwise
+        warmup = 2 if framework == "torch.compile" else None
         try:
-            first_s[framework], warm_s[framework] = start(run, warmup=2, budget=limit)
+            first_s[framework], warm_s[framework] = start(run, warmup=warmup, budget=limit)
             runners[framework] = run
             if framework == "torch" and len(torch_threads) > 1:
-                threads, timings = _pick_torch_threads(run, torch_threads)
+                known = {torch.get_num_threads(): median(warm_s[framework]) * 1e3}
+                threads, timings = _pick_torch_threads(run, torch_threads, known)
                 info["torch_threads"] = threads
                 info["torch_thread_ms"] = timings
-        except BudgetExceeded:
-            notes[framework] = f"skipped: start-up (compilation) took over {limit:.0f} s"
-        except Exception as err:
-            notes[framework] = _error(err)
+        except Exception as err:  # torch wraps the budget's exception in its own errors
+            if isinstance(err, BudgetExceeded) or "BudgetExceeded" in str(err):
+                notes[framework] = f"skipped: start-up (compilation) took over {limit:.0f} s"
+            else:
+                notes[framework] = _error(err)
+    runners = {f: runners[f] for f in frameworks if f in runners}  # time in the table's order
     steady = {f: median(warm_s[f]) if warm_s[f] else first_s[f] for f in runners}
     left = budget - (time.perf_counter() - t_model)
     wanted = repeats or getattr(module, "REPEATS", 30)
@@ -161,7 +196,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frameworks", nargs="*", default=FRAMEWORKS)
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per framework (default: each "
                         "model's REPEATS, fewer when the budget is short)")
-    parser.add_argument("--budget", type=float, default=540.0, help="seconds for the whole run (default 540)")
+    parser.add_argument("--budget", type=float, default=420.0, help="seconds for the whole run (default 420)")
     parser.add_argument("--compile-budget", type=float, default=None,
                         help="seconds allowed for torch.compile's start-up per model (default 90 on CPU, 300 on GPU)")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
@@ -174,9 +209,13 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
 
+    import logging
+
     import jax
     import torch
 
+    # torch logs a full traceback when the compile budget interrupts inductor; the table says it
+    logging.getLogger("torch").setLevel(logging.ERROR)
     on_gpu = jax.default_backend() == "gpu"
     torch_device = "cuda" if on_gpu and torch.cuda.is_available() else "cpu"
     if on_gpu:  # full float32 in both (TF32 off), as the parity suite runs
@@ -184,7 +223,7 @@ def main(argv=None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     compile_budget = args.compile_budget or (300.0 if on_gpu else 90.0)
-    cores = os.cpu_count() or 1
+    cores = _cores()
     torch_threads = args.torch_threads or ([] if on_gpu else sorted({cores, 1}, reverse=True))
     if len(torch_threads) == 1:
         torch.set_num_threads(torch_threads[0])
@@ -197,7 +236,7 @@ def main(argv=None) -> int:
     if on_gpu:
         device = f"{jax.devices()[0].device_kind} (JAX), {torch.cuda.get_device_name() if torch_device == 'cuda' else 'CPU'} (torch)"
     else:
-        device = f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+        device = f"{_cpu_name()}, {_cores()} cores"
     versions = {"python": platform.python_version(), "jax": jax.__version__, "torch": torch.__version__}
     for name in ("flax", "equinox", "optax", "transformers"):
         try:
@@ -221,7 +260,7 @@ def main(argv=None) -> int:
     meta = {"device": device, "versions": versions, "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "load_average_start": load_start,
             "load_average_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "cpu_count": os.cpu_count(), "seconds": time.perf_counter() - t_start,
+            "cpu_count": _cores(), "seconds": time.perf_counter() - t_start,
             "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     table = markdown(results, meta)
     print()
