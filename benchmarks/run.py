@@ -77,6 +77,20 @@ def _runner(module, framework: str, torch_device: str):
     return fn() if fn else None
 
 
+def _commit() -> str | None:
+    """The checkout's commit (with ``+dirty`` for uncommitted changes), when git can tell."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
+
+
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as handle:
@@ -176,10 +190,12 @@ def run_model(key: str, module, frameworks: list[str], torch_device: str, budget
                 notes[framework] = _error(err)
     runners = {f: runners[f] for f in frameworks if f in runners}  # time in the table's order
     steady = {f: median(warm_s[f]) if warm_s[f] else first_s[f] for f in runners}
-    left = budget - (time.perf_counter() - t_model)
+    # the timed phase gets what is left of the share, and never less than a fifth of it or 5 s
+    # (so that a slow start-up still leaves cheap models many repeats)
+    left = max(budget - (time.perf_counter() - t_model), budget / 5, 5.0)
     wanted = repeats or getattr(module, "REPEATS", 30)
     per_step = sum(steady.values()) or 1.0
-    n = max(MIN_REPEATS, min(wanted, math.floor(left / per_step)))
+    n = wanted if repeats else max(MIN_REPEATS, min(wanted, math.floor(left / per_step)))
     cpu: dict[str, list[float]] = {}
     samples = measure(runners, repeats=n, cpu=cpu) if runners else {}
     ms = {f: median(s) for f, s in samples.items()}
@@ -261,7 +277,8 @@ def main(argv=None) -> int:
             "load_average_start": load_start,
             "load_average_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
             "cpu_count": _cores(), "seconds": time.perf_counter() - t_start,
-            "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+            "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "commit": _commit()}
     table = markdown(results, meta)
     print()
     print(table)
@@ -329,6 +346,11 @@ def markdown(results, meta) -> str:
         if zero != "-":
             zero += f" ({_ratio(r['cpu_ms'], 'fnet', 'jax')})"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {_ratio(ms, 'fnet', 'torch')} | {best_text} | {zero} |")
+    lines += ["", "Process CPU time per step, median ms (all threads; what a busy machine disturbs least).", "",
+              "| model | " + " | ".join(LABELS[c] for c in cols) + " |", "|---|" + "---:|" * len(cols)]
+    for r in results:
+        cells = [f"{r['cpu_ms'][c]:.1f}" if c in r.get("cpu_ms", {}) else "-" for c in cols]
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     lines += ["", "Start-up (compile) seconds: first call plus warm-up steps, minus the same number of steady steps.", "",
               "| model | " + " | ".join(LABELS[c] for c in cols) + " |", "|---|" + "---:|" * len(cols)]
     for r in results:
@@ -336,7 +358,7 @@ def markdown(results, meta) -> str:
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     if footnotes:
         lines += ["", "Notes:", ""] + [f"{i}. {text}" for i, text in enumerate(footnotes, 1)]
-    lines += ["", f"Command: `{meta['command'].strip()}`"]
+    lines += ["", f"Command: `{meta['command'].strip()}`" + (f" at commit {meta['commit']}" if meta.get("commit") else "")]
     return "\n".join(lines)
 
 
