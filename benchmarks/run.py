@@ -221,7 +221,11 @@ def main(argv=None) -> int:
                              "(default on CPU: all cores and 1)")
     parser.add_argument("--json", dest="json_path", help="default benchmarks/results/<cpu|gpu>.json")
     parser.add_argument("--markdown", dest="md_path", help="default benchmarks/results/<cpu|gpu>.md")
+    parser.add_argument("--render", metavar="JSON", help="only rewrite the markdown table of a saved run "
+                        "(with the models' current notes) and print it")
     args = parser.parse_args(argv)
+    if args.render:
+        return _render(args.render, args.md_path)
     t_start = time.perf_counter()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
 
@@ -292,6 +296,19 @@ def main(argv=None) -> int:
     with open(md_path, "w") as handle:
         handle.write(table + "\n")
     print(f"\nwrote {md_path} and {json_path} ({meta['seconds']:.0f} s)")
+    return 0
+
+
+def _render(json_path: str, md_path: str | None) -> int:
+    with open(json_path) as handle:
+        saved = json.load(handle)
+    for row in saved["results"]:
+        module = importlib.import_module(MODELS[row["key"]][0])
+        row["explain"] = getattr(module, "NOTES", "")
+    table = markdown(saved["results"], saved)
+    print(table)
+    with open(md_path or os.path.splitext(json_path)[0] + ".md", "w") as handle:
+        handle.write(table + "\n")
     return 0
 
 
