@@ -73,7 +73,7 @@ def measure(runners: dict[str, Callable[[], None]], repeats: int, rounds: int | 
     threads), which a busy machine disturbs far less than wall-clock time.
     """
     rounds = rounds or min(repeats, 5)
-    per_round = max(1, repeats // rounds)
+    per_round = max(1, -(-repeats // rounds))  # ceil: at least ``repeats`` steps each
     samples: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, run in runners.items():

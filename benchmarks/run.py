@@ -183,6 +183,7 @@ def run_model(key: str, module, frameworks: list[str], torch_device: str, budget
                 threads, timings = _pick_torch_threads(run, torch_threads, known)
                 info["torch_threads"] = threads
                 info["torch_thread_ms"] = timings
+                warm_s[framework] = [timings[threads] / 1e3]  # the steady step at the chosen setting
         except Exception as err:  # torch wraps the budget's exception in its own errors
             if isinstance(err, BudgetExceeded) or "BudgetExceeded" in str(err):
                 notes[framework] = f"skipped: start-up (compilation) took over {limit:.0f} s"
