@@ -255,7 +255,8 @@ def main(argv=None) -> int:
     frameworks = [f for f in args.frameworks if _available(f) and not (args.no_compile and f == "torch.compile")]
     missing = [f for f in args.frameworks if f not in frameworks and f != "torch.compile"]
     if on_gpu:
-        device = f"{jax.devices()[0].device_kind} (JAX), {torch.cuda.get_device_name() if torch_device == 'cuda' else 'CPU'} (torch)"
+        torch_name = torch.cuda.get_device_name() if torch_device == "cuda" else "CPU"
+        device = f"{jax.devices()[0].device_kind} (JAX), {torch_name} (torch)"
     else:
         device = f"{_cpu_name()}, {_cores()} cores"
     versions = {"python": platform.python_version(), "jax": jax.__version__, "torch": torch.__version__}
@@ -369,14 +370,16 @@ def markdown(results, meta) -> str:
     for r in results:
         cells = [f"{r['cpu_ms'][c]:.1f}" if c in r.get("cpu_ms", {}) else "-" for c in cols]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
-    lines += ["", "Start-up (compile) seconds: first call plus warm-up steps, minus the same number of steady steps.", "",
+    lines += ["", "Start-up (compile) seconds: first call plus warm-up steps, minus the same number of "
+              "steady steps.", "",
               "| model | " + " | ".join(LABELS[c] for c in cols) + " |", "|---|" + "---:|" * len(cols)]
     for r in results:
         cells = [f"{r['compile_s'][c]:.1f}" if c in r["compile_s"] else "-" for c in cols]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     if footnotes:
         lines += ["", "Notes:", ""] + [f"{i}. {text}" for i, text in enumerate(footnotes, 1)]
-    lines += ["", f"Command: `{meta['command'].strip()}`" + (f" at commit {meta['commit']}" if meta.get("commit") else "")]
+    commit = f" at commit {meta['commit']}" if meta.get("commit") else ""
+    lines += ["", f"Command: `{meta['command'].strip()}`{commit}"]
     return "\n".join(lines)
 
 

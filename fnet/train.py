@@ -100,13 +100,15 @@ def _nonfinite_index(batch, output, loss, grads, new_params) -> jax.Array:
     fires does ``lax.cond`` run the exact per-tensor scan that names the first
     non-finite input, output, loss, gradient or parameter.
     """
-    probes = [jnp.sum(v, dtype=jnp.float32) for v in jax.tree.leaves(new_params)
+    finite = [jnp.isfinite(jnp.sum(v)) for v in jax.tree.leaves(new_params)
               if hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.inexact) and v.size]
-    probes.append(jnp.asarray(loss, jnp.float32).sum())
-    suspect = jnp.logical_not(jnp.all(jnp.isfinite(jnp.stack(probes))))
-    return jax.lax.cond(suspect,
-                        lambda: _first_nonfinite(_named_tensors(batch, output, loss, grads, new_params)).astype(jnp.int32),
-                        lambda: jnp.asarray(-1, jnp.int32))
+    finite.append(jnp.all(jnp.isfinite(loss)))
+    suspect = jnp.logical_not(jnp.all(jnp.stack(finite)))
+
+    def scan():
+        return _first_nonfinite(_named_tensors(batch, output, loss, grads, new_params)).astype(jnp.int32)
+
+    return jax.lax.cond(suspect, scan, lambda: jnp.asarray(-1, jnp.int32))
 
 
 def _named_tensors(batch, output, loss, grads, new_params) -> list[tuple[str, Any]]:
