@@ -119,3 +119,50 @@ def test_batches_must_be_pairs_or_use_compute_loss():
     batch = {"x": jnp.ones((2, 4)), "y": jnp.array([0, 1])}
     _, _, _, metrics = step(params, state, optax.sgd(0.1).init(params), batch, jax.random.key(0))
     assert "accuracy" in metrics
+
+
+def test_cheap_nonfinite_index_agrees_with_the_full_scan():
+    # The step probes the loss and each updated parameter and runs the per-tensor scan only
+    # when a probe is non-finite; wherever a NaN/inf reaches the loss or a parameter, the
+    # index is the full scan's (which names the first non-finite tensor of the list).
+    rng = np.random.default_rng(0)
+    batch = (jnp.asarray(rng.standard_normal((4, 3)), jnp.float32), jnp.zeros(4, jnp.int32))
+    output = jnp.asarray(rng.standard_normal((4, 2)), jnp.float32)
+    grads = {"0": {"weight": jnp.ones((2, 3)), "bias": jnp.ones(2)}}
+    params = {"0": {"weight": jnp.ones((2, 3)), "bias": jnp.ones(2)}}
+    loss = jnp.asarray(0.5)
+
+    def both(b, o, l, g, p):  # both under jit, which orders dict keys as the step sees them
+        full = int(jax.jit(lambda *a: T._first_nonfinite(T._named_tensors(*a)))(b, o, l, g, p))
+        cheap = int(jax.jit(T._nonfinite_index)(b, o, l, g, p))
+        return full, cheap
+
+    assert both(batch, output, loss, grads, params) == (-1, -1)
+    for value in (np.nan, np.inf, -np.inf):
+        bad_param = {"0": {"weight": params["0"]["weight"].at[1, 2].set(value), "bias": params["0"]["bias"]}}
+        full, cheap = both(batch, output, loss, grads, bad_param)
+        assert full == cheap >= 0
+        bad_grad = {"0": {"weight": grads["0"]["weight"], "bias": grads["0"]["bias"].at[0].set(value)}}
+        full, cheap = both(batch, output, loss, bad_grad, bad_param)  # the gradient comes first
+        assert full == cheap and full < len(T._named_tensors(batch, output, loss, grads, params)) - 2
+        full, cheap = both(batch.__class__((batch[0].at[0, 0].set(value), batch[1])), output,
+                           jnp.asarray(value), grads, params)
+        assert full == cheap == 0  # input batch leaf 0
+    # Sums that overflow are only suspects: the full scan clears them.
+    huge = {"0": {"weight": jnp.full((2, 3), 3e38), "bias": params["0"]["bias"]}}
+    assert both(batch, output, loss, grads, huge) == (-1, -1)
+
+
+def test_check_finite_false_leaves_the_metric_out_and_fit_still_checks_the_loss():
+    model, loader, params, state = _setup()
+    opt = optax.sgd(0.1)
+    step = T.make_train_step(model, xent, opt, check_finite=False, donate=False)
+    _, _, _, metrics = step(params, state, opt.init(params), next(iter(loader)), None)
+    assert set(metrics) == {"loss", "accuracy"}
+    x = np.ones((8, 4), np.float32)
+    x[3, 1] = np.nan
+    bad = D.DataLoader(D.TensorDataset(x, np.zeros(8, np.int64)), batch_size=8)
+    with pytest.raises(T.NonFiniteError, match=r"step 0 .*loss \(the train_step was built with check_finite=False\)"):
+        T.fit(model, params, state, opt, bad, xent, progress=False, train_step=step)
+    result = T.fit(model, params, state, opt, bad, xent, progress=False, check_finite=False)
+    assert result.step == 1  # no check: the NaN step is taken

@@ -1,0 +1,33 @@
+"""Small BERT (hidden 256, 4 layers, 4 heads, intermediate 1024) sequence classification,
+batch 32 x 128 tokens, AdamW: see ``_bert.py``."""
+
+from __future__ import annotations
+
+import _bert
+
+CONFIG = _bert.Config(hidden=256, layers=4, heads=4, intermediate=1024)
+NAME = "BERT small (256, 4 layers), T=128, batch 32"
+NOTES = ("Same flops in fnet and plain JAX (XLA cost analysis). PyTorch's edge on CPU: oneDNN/MKL "
+         "GEMMs and fused SDPA attention; the JAX frameworks also draw their dropout masks with "
+         "threefry, about 5% of their step on CPU.")
+REPEATS = 4
+
+
+def fnet_runner():
+    return _bert.fnet_runner(CONFIG)
+
+
+def jax_runner():
+    return _bert.jax_runner(CONFIG)
+
+
+def torch_runner(compile=False, device="cpu"):
+    return _bert.torch_runner(CONFIG, compile=compile, device=device)
+
+
+def flax_runner():
+    return _bert.flax_runner(CONFIG)
+
+
+def equinox_runner():
+    return _bert.equinox_runner(CONFIG)
