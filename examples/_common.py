@@ -53,6 +53,37 @@ def train_torch(module, optimizer, criterion, loader, epochs: int, prepare=None)
     return float(loss.detach())
 
 
+def check_first_steps(model, params, state, optimizer, loss_fn, loader, torch_module, torch_optimizer,
+                      criterion, steps: int, rtol: float) -> bool:
+    """Trains fnet and its torch twin ``steps`` steps from the same weights on the same batches.
+
+    For long runs through ReLUs and max pooling, float32 rounding differences between the
+    two frameworks grow step after step (as they do between two PyTorch builds), so the
+    examples that train for hundreds of steps compare the start of the run tightly instead
+    of its end loosely.
+    """
+    import torch
+
+    from fnet import train
+
+    step = train.make_train_step(model, loss_fn, optimizer, donate=False)
+    opt_state, key = optimizer.init(params), None
+    batches = []
+    for epoch in range((steps + len(loader) - 1) // len(loader)):
+        batches.extend(loader.iter_epoch(epoch))
+    batches = batches[:steps]
+    for x, y in batches:
+        params, state, opt_state, metrics = step(params, state, opt_state, (x, y), key)
+    torch_module.train()
+    for x, y in batches:
+        torch_optimizer.zero_grad()
+        torch_loss = criterion(torch_module(torch.from_numpy(np.asarray(x))), torch.from_numpy(np.asarray(y)))
+        torch_loss.backward()
+        torch_optimizer.step()
+    print(f"check-torch: {len(batches)} training steps from the same weights on the same batches")
+    return report(params, torch_module, float(metrics["loss"]), float(torch_loss.detach()), rtol)
+
+
 def report(fnet_params, torch_module, fnet_loss: float, torch_loss: float, rtol: float) -> bool:
     """Prints the largest parameter difference and whether fnet and torch agree."""
     import fnet

@@ -16,6 +16,8 @@ EXAMPLES = [
     ("autoencoder.py", ["--epochs", "2"]),
     ("custom_layer.py", ["--epochs", "2"]),
     ("save_load.py", ["--epochs", "1"]),
+    ("cifar10_lenet.py", ["--epochs", "1"]),
+    ("lstm_classifier.py", ["--epochs", "1"]),
 ]
 
 
