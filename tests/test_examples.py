@@ -18,6 +18,8 @@ EXAMPLES = [
     ("save_load.py", ["--epochs", "1"]),
     ("cifar10_lenet.py", ["--epochs", "1"]),
     ("lstm_classifier.py", ["--epochs", "1"]),
+    ("bert_sentence_embeddings.py", []),
+    ("bert_finetune.py", ["--epochs", "1"]),
 ]
 
 
