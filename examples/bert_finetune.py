@@ -41,14 +41,10 @@ import optax
 
 from fnet.models import BertForSequenceClassification
 
-# --check-torch tolerance on |fnet - torch| / (|torch| + 1e-3), measured in float32: the loss
-# agrees to ~1e-6 and most parameters to ~1e-4 after 10 steps, but entries whose gradient is
-# rounding noise (the attention key biases, whose gradient is zero in exact arithmetic, and
-# rare tokens' embeddings) differ by up to 4e-3 (6e-3 after 20 steps): AdamW divides every
-# gradient by its own running size, which turns rounding noise into steps of up to the
-# learning rate. Optimizer mistakes are far above it: torch's schedule shifted by one step
-# gives 0.76, eps 1e-6 instead of 1e-8 gives 0.31.
-RTOL = 2e-2
+# --check-torch tolerances, set from float32 measurements over 10-30 steps (seeds 0-3):
+LOSS_RTOL = 1e-4      # final loss, relative; measured <= 1.3e-5
+RTOL = 1e-2           # parameters, |fnet - torch| / (|torch| + 1e-3); measured <= 3.8e-3
+KEY_BIAS_TOL = 0.1    # attention key biases, |fnet - torch| / sum of the lrs; measured <= 0.027
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sentiment.tsv")
 
 
@@ -94,10 +90,10 @@ def make_train_step(model, optimizer, train: bool = True):
     return train_step
 
 
-def check_torch(args, model, params, train_data: dict, total_steps: int, rtol: float = RTOL) -> bool:
+def check_torch(args, model, params, train_data: dict, total_steps: int) -> bool:
     """Trains fnet and transformers' BertForSequenceClassification through the first
     ``args.check_steps`` steps of this run, from the same weights on the same batches,
-    and reports whether the final loss and every parameter agree within ``rtol``.
+    and reports whether the final loss and every parameter agree.
 
     ``params`` are fnet's initial parameters: the checkpoint plus the new classifier
     head, which torch receives too (its own draw would differ). Dropout is off on both
@@ -106,7 +102,6 @@ def check_torch(args, model, params, train_data: dict, total_steps: int, rtol: f
     import torch
     from transformers import BertForSequenceClassification as TorchBert
 
-    import _common
     import fnet
 
     steps = min(args.check_steps, total_steps)
@@ -138,7 +133,38 @@ def check_torch(args, model, params, train_data: dict, total_steps: int, rtol: f
     print(f"check-torch: {steps} AdamW steps (lr {lrs[0]:.1e} .. {max(lrs):.1e} .. {lrs[-1]:.1e}, the run's "
           f"warmup-cosine schedule; dropout off on both sides) from the same weights (largest initial "
           f"difference {start_diff:.0e}) on the same batches")
-    return _common.report(params, twin, float(loss), float(torch_loss.detach()), rtol)
+    return compare(fnet.state_dict(params), dict(twin.named_parameters()), float(loss),
+                   float(torch_loss.detach()), sum(lrs))
+
+
+def compare(fnet_params: dict, torch_params: dict, loss: float, torch_loss: float, lr_sum: float) -> bool:
+    """Prints the largest differences and whether fnet and torch agree.
+
+    The attention key biases are measured against the distance AdamW can move a weight
+    (the sum of the learning rates), not against their own size: a key bias adds the
+    same amount to every score of a query, which softmax ignores, so its gradient is
+    zero in exact arithmetic. What remains is float32 rounding noise, different in each
+    framework, and AdamW divides every gradient by its own running size, turning that
+    noise into steps of up to the learning rate. Rare tokens' embeddings see a milder
+    form of this; they set the parameter tolerance.
+    """
+    worst, worst_name, key_bias = 0.0, "", 0.0
+    for name, value in fnet_params.items():
+        ref = torch_params[name].detach().numpy()
+        diff = np.abs(np.asarray(value) - ref)
+        if name.endswith("attention.self.key.bias"):
+            key_bias = max(key_bias, float(diff.max()) / max(lr_sum, 1e-30))
+            continue
+        err = float(np.max(diff / (np.abs(ref) + 1e-3)))
+        if err >= worst:
+            worst, worst_name = err, name
+    loss_err = abs(loss - torch_loss) / max(abs(torch_loss), 1e-8)
+    ok = loss_err <= LOSS_RTOL and worst <= RTOL and key_bias <= KEY_BIAS_TOL
+    print(f"check-torch: final loss fnet {loss:.6f} vs torch {torch_loss:.6f} (rel {loss_err:.1e}, "
+          f"tolerance {LOSS_RTOL:g}); largest parameter difference {worst:.1e} (relative, {worst_name}; "
+          f"tolerance {RTOL:g}); attention key biases {key_bias:.1e} of the summed learning rates "
+          f"(tolerance {KEY_BIAS_TOL:g}); {'AGREE' if ok else 'DISAGREE'}")
+    return ok
 
 
 def main() -> int:
