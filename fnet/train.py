@@ -167,6 +167,8 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
 
     def grads_of(params, state, batch, key, scale=None):
         def objective(p):
+            if plan is not None:  # FSDP: gather for use, reduce-scatter the gradient
+                p = plan.constrain(p, plan.compute_shardings(p))
             loss, new_state, output, target = compute(model, p, state, batch, True, key)
             scaled = loss if scale is None else loss.astype(jnp.float32) * scale
             return scaled, (new_state, output, target, loss)

@@ -242,6 +242,18 @@ def test_tensor_parallel_rules_on_a_2d_mesh():
     assert _spec(tp.params["fc2"]["weight"]) == (None, "model")
 
 
+def test_compute_layout_gathers_data_axis_splits_and_keeps_model_axis_splits():
+    """FSDP storage splits are gathered for compute (ZeRO-3); tensor-parallel splits stay."""
+    params = {"fc1": {"weight": jnp.zeros((64, 32))}, "fc2": {"weight": jnp.zeros((16, 64))}}
+    both = sharding.ShardingPlan(sharding.make_mesh((4, 2), ("data", "model")), "data", [
+        sharding.pattern_rules([("fc1.weight", (("data", "model"), None)), ("fc2.weight", ("data", "model"))])])
+    compute = both.compute_shardings(params)
+    assert tuple(compute["fc1"]["weight"].spec) == ("model", None)
+    assert tuple(compute["fc2"]["weight"].spec) == (None, "model")
+    fsdp = sharding.fully_sharded(sharding.make_mesh((8,), ("data",)), min_size=64)
+    assert all(tuple(s.spec) == (None, None) for s in jax.tree.leaves(fsdp.compute_shardings(params)))
+
+
 def test_gradient_accumulation_and_remat_match_the_full_batch():
     model = MLP()
     params, state = model.init(jax.random.key(0))
