@@ -126,14 +126,16 @@ def _named_tensors(batch, output, loss, grads, new_params) -> list[tuple[str, An
 def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.GradientTransformation, *,
                     compute_loss: ComputeLoss | None = None, donate: bool = True, jit: bool = True,
                     plan: Any = None, accumulate_steps: int = 1, remat: bool = False,
-                    grad_scaler: Any = None, check_finite: bool = True) -> Callable:
+                    grad_scaler: Any = None, check_finite: bool = False) -> Callable:
     """Builds ``step(params, state, opt_state, batch, key) -> (params, state, opt_state, metrics)``.
 
     One jitted function: forward in training mode, backward, optimizer update. Its
     buffers are donated (``params``, ``state`` and ``opt_state`` are consumed: use the
     returned ones). ``metrics`` holds ``loss``, ``accuracy`` for classification outputs
-    and ``nonfinite``: the index of the first non-finite tensor (-1 when all are finite),
-    which :func:`fit` turns into an error that names it.
+    and, with ``check_finite=True``, ``nonfinite``: the index of the first non-finite
+    tensor (-1 when all are finite), which :func:`fit` turns into an error that names it.
+    By default the step computes what a hand-written ``jax.jit`` step would and nothing
+    more (``benchmarks/`` holds it to plain JAX's speed); :func:`fit` turns the check on.
 
     Args:
         model: the fnet model.
@@ -154,9 +156,10 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
         grad_scaler: a :class:`fnet.precision.GradScaler` for float16 training. The
             optimizer must then be ``fnet.precision.scaled_optimizer(optimizer, scaler)``
             (``fit`` wraps it for you); steps with non-finite gradients are skipped.
-        check_finite: compute ``metrics["nonfinite"]``. The check reads every updated
-            parameter once more (a few percent of a small MLP's step on CPU, nothing
-            measurable for convolutional or transformer models); ``False`` leaves it out.
+        check_finite: also compute ``metrics["nonfinite"]`` (default False; :func:`fit`
+            sets it). It probes the loss and one sum per updated parameter, and scans
+            every tensor only when a probe is non-finite; the probe re-reads the
+            parameters, a few percent of a small MLP's step on CPU.
     """
     compute = compute_loss or default_compute_loss(loss_fn)
     if accumulate_steps < 1:
@@ -164,6 +167,8 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
 
     def grads_of(params, state, batch, key, scale=None):
         def objective(p):
+            if plan is not None:  # FSDP: gather for use, reduce-scatter the gradient
+                p = plan.constrain(p, plan.compute_shardings(p))
             loss, new_state, output, target = compute(model, p, state, batch, True, key)
             scaled = loss if scale is None else loss.astype(jnp.float32) * scale
             return scaled, (new_state, output, target, loss)

@@ -3,6 +3,9 @@ single-device results, parameters really are sharded, and checkpoints move betwe
 
 from __future__ import annotations
 
+import functools
+from typing import Any, Callable, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +17,7 @@ import fnet
 from fnet import data as D
 from fnet import nn, sharding
 from fnet import train as T
+from fnet.models.bert import BertConfig, BertForSequenceClassification
 
 pytestmark = pytest.mark.skipif(len(jax.devices()) < 8, reason="needs 8 (simulated) devices")
 
@@ -32,18 +36,123 @@ class MLP(nn.Module):
         return self.fc2(ctx, jax.nn.relu(self.fc1(ctx, x)))
 
 
+def lenet() -> nn.Module:
+    """The CIFAR-10 LeNet of torch's tutorial (parameter names 0, 3, 7, 9, 11)."""
+    return nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
+                         nn.ReLU(), nn.Linear(84, 10))
+
+
+def tiny_bert() -> nn.Module:
+    # No dropout, so single-device and sharded randomness cannot differ: the comparison then
+    # rests on the arithmetic alone, not on how JAX draws random bits for arrays laid out
+    # differently (today's default, jax_threefry_partitionable=True, happens to give the same
+    # masks; with dropout 0.1 the runs agree within 2.5e-7, but that is JAX's setting, not fnet's).
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=32, num_labels=3,
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    return BertForSequenceClassification(config)
+
+
+def bert_loss(model, params, state, batch, train, key):
+    """``fit``'s ``compute_loss`` for ``(input_ids, attention_mask, labels)`` batches: the
+    head computes the loss from ``labels=`` as in transformers."""
+    ids, mask, labels = batch
+    out, new_state = model.apply(params, state, ids, attention_mask=mask, labels=labels, train=train, key=key)
+    return out.loss, new_state, out.logits, labels
+
+
+def _loader(*tensors):
+    # 160 samples in batches of 16: one epoch is the 10 steps compared below.
+    return D.DataLoader(D.TensorDataset(*tensors), batch_size=16, shuffle=True, seed=1)
+
+
 def _data(n=160):
     x, y = D.make_classification(n, n_features=32, n_classes=10, separation=3.0).tensors
-    return D.DataLoader(D.TensorDataset(x, y), batch_size=16, shuffle=True, seed=1)
+    return _loader(x, y)
 
 
-def _train(model, plan, steps=10, **kw):
+def _images(n=160):
+    rng = np.random.default_rng(0)
+    return _loader(rng.standard_normal((n, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, n))
+
+
+def _sentences(n=160, length=16):
+    """Token ids with padding: each sequence has 4 to 16 real tokens, then pad id 0 (mask 0)."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(4, length + 1, n)
+    mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int32)
+    ids = rng.integers(1, 100, (n, length)).astype(np.int32) * mask
+    assert (mask == 0).any()
+    return _loader(ids, mask, rng.integers(0, 3, n).astype(np.int32))
+
+
+class Case(NamedTuple):
+    model: Callable[[], nn.Module]
+    loader: Callable[[], Any]
+    fit_kw: dict
+    min_size: int
+    # FSDP layout the rule must choose: parameter -> dimension split over 'data'. fsdp_rule
+    # takes the largest dimension divisible by the 8 devices (ties: the first); parameters
+    # below min_size or without such a dimension, and every one not listed, stay replicated.
+    fsdp_dims: dict[str, int]
+
+
+def _bert_fsdp_dims() -> dict[str, int]:
+    dims = {"bert.embeddings.word_embeddings.weight": 1,      # (100, 32): 100 is not divisible by 8
+            "bert.embeddings.position_embeddings.weight": 0,  # (32, 32): tie, the first
+            "bert.pooler.dense.weight": 0}
+    for i in range(2):
+        layer = f"bert.encoder.layer.{i}."
+        dims.update({layer + "attention.self.query.weight": 0, layer + "attention.self.key.weight": 0,
+                     layer + "attention.self.value.weight": 0, layer + "attention.output.dense.weight": 0,
+                     layer + "intermediate.dense.weight": 0,  # (64, 32)
+                     layer + "output.dense.weight": 1})       # (32, 64)
+    # Replicated: LayerNorms and biases (32 or 64 < 256), token_type_embeddings (2, 32) = 64
+    # and classifier.weight (3, 32) = 96 elements.
+    return dims
+
+
+CASES = {
+    # fc1.bias (64,) reaches min_size=64; fc2.weight (10, 64) splits its 64; fc2.bias is replicated.
+    "mlp": Case(MLP, _data, {"loss_fn": xent}, 64, {"fc1.weight": 0, "fc1.bias": 0, "fc2.weight": 1}),
+    # Replicated: conv1 (6, 3, 5, 5) has no dimension divisible by 8, fc3.weight (10, 84)
+    # neither, fc2.bias (84,) neither, conv2.bias (16,) and the rest are below min_size=100.
+    "lenet": Case(lenet, _images, {"loss_fn": xent}, 100,
+                  {"3.weight": 0,     # (16, 6, 5, 5)
+                   "7.weight": 1,     # (120, 400): 400 is the larger
+                   "7.bias": 0,       # (120,)
+                   "9.weight": 1}),   # (84, 120): 84 is not divisible by 8
+    "bert": Case(tiny_bert, _sentences, {"compute_loss": bert_loss}, 256, _bert_fsdp_dims()),
+}
+
+
+# Adam's eps is 1e-4, not 1e-8: Adam's first update lr * g / (|g| + eps) is ill-conditioned
+# for gradients of the order of eps and turns their float32 rounding into changes of the order
+# of lr. In the LeNet, an fc1 weight whose gradient is 1.80e-8 (an input feature that the ReLU
+# zeroes for almost the whole batch) gets 1.83e-8 from the 8-device reduction (a 3e-10
+# difference, rounding for a gradient tensor whose largest entry is 1.7e-2), and with eps=1e-8
+# the weights end 2.8e-5 apart (7e-3 relative) after the very first step. With eps=1e-4 the
+# single and sharded runs stay within 5e-7, so the comparison measures the sharding and not
+# Adam's conditioning.
+def _optimizer():
+    return optax.adam(1e-2, eps=1e-4)
+
+
+def _train(model, plan, steps=10, loader=None, **kw):
     params, state = model.init(jax.random.key(0))
-    loader = _data()
-    result = T.fit(model, params, state, optax.adam(1e-2), loader, xent, epochs=1, progress=False,
-                   plan=plan, **kw)
+    loader = loader if loader is not None else _data()
+    kw = kw or {"loss_fn": xent}
+    result = T.fit(model, params, state, _optimizer(), loader, epochs=1, progress=False, plan=plan, **kw)
     assert result.step == steps
     return result
+
+
+@functools.lru_cache(maxsize=None)
+def _single(name: str):
+    """Single-device training of a case (shared by the tests that compare against it)."""
+    case = CASES[name]
+    return _train(case.model(), None, loader=case.loader(), **case.fit_kw)
 
 
 def _spec(x) -> tuple:
@@ -52,30 +161,50 @@ def _spec(x) -> tuple:
     return spec + (None,) * (x.ndim - len(spec))
 
 
+def _named(tree) -> dict[str, jax.Array]:
+    """``{"fc1.weight": leaf}`` for a nested dict of arrays, keeping the arrays (and shardings)."""
+    return {".".join(str(k.key) for k in path): leaf
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
 def _assert_same(a, b, rtol=2e-5, atol=2e-6):
-    for (name, x), (_, y) in zip(fnet.state_dict(a).items(), fnet.state_dict(b).items()):
-        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=name)
+    a, b = fnet.state_dict(a), fnet.state_dict(b)
+    assert list(a) == list(b)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=atol, err_msg=name)
 
 
-def test_data_parallel_equals_single_device_and_replicates_parameters():
-    single = _train(MLP(), None)
-    dp = _train(MLP(), sharding.data_parallel(sharding.make_mesh((8,), ("data",))))
-    _assert_same(single.params, dp.params)
-    for leaf in jax.tree.leaves(dp.params):
-        assert len(leaf.sharding.device_set) == 8 and _spec(leaf) == (None,) * leaf.ndim
+def _assert_layout(name: str, x: jax.Array, dim: int | None) -> None:
+    """``x`` lives on all 8 devices, split over 'data' along ``dim`` (None: replicated)."""
+    assert len(x.sharding.device_set) == 8, name
+    expected = tuple("data" if d == dim else None for d in range(x.ndim))
+    assert _spec(x) == expected, (name, _spec(x), expected)
+    shard = tuple(s // 8 if d == dim else s for d, s in enumerate(x.shape))
+    assert {s.data.shape for s in x.addressable_shards} == {shard}, name
 
 
-def test_fsdp_equals_single_device_and_shards_parameters_and_optimizer_state():
-    single = _train(MLP(), None)
-    plan = sharding.fully_sharded(sharding.make_mesh((8,), ("data",)), min_size=64)
-    fs = _train(MLP(), plan)
-    _assert_same(single.params, fs.params)
-    w = fs.params["fc1"]["weight"]  # (64, 32): split over its largest dim
-    assert _spec(w) == ("data", None)
-    assert {s.data.shape for s in w.addressable_shards} == {(8, 32)}
-    assert _spec(fs.params["fc2"]["bias"]) == (None,)  # 10 elements: below min_size, replicated
-    mu = fs.opt_state[0].mu["fc1"]["weight"]
-    assert _spec(mu) == ("data", None)
+@pytest.mark.parametrize("plan_name", ["data_parallel", "fully_sharded"])
+@pytest.mark.parametrize("model_name", list(CASES))
+def test_sharded_training_equals_single_device_and_lays_out_parameters(model_name, plan_name):
+    case = CASES[model_name]
+    mesh = sharding.make_mesh((8,), ("data",))
+    if plan_name == "data_parallel":
+        plan, dims = sharding.data_parallel(mesh), {}
+    else:
+        plan, dims = sharding.fully_sharded(mesh, min_size=case.min_size), case.fsdp_dims
+    result = _train(case.model(), plan, loader=case.loader(), **case.fit_kw)
+    single = _single(model_name)
+    _assert_same(single.params, result.params)
+    np.testing.assert_allclose(result.history["loss"], single.history["loss"], rtol=1e-5)
+    params = _named(result.params)
+    assert set(dims) <= set(params)
+    adam = result.opt_state[0]
+    mu, nu = _named(adam.mu), _named(adam.nu)
+    for name in params:
+        # Adam's moments follow their parameter's layout.
+        for tree, what in ((params, ""), (mu, "mu of "), (nu, "nu of ")):
+            _assert_layout(what + name, tree[name], dims.get(name))
+    assert _spec(adam.count) == ()
 
 
 def test_fsdp_checkpoint_restores_on_one_and_two_devices(tmp_path):
@@ -106,11 +235,23 @@ def test_fsdp_checkpoint_restores_on_one_and_two_devices(tmp_path):
 def test_tensor_parallel_rules_on_a_2d_mesh():
     mesh = sharding.make_mesh((4, 2), ("data", "model"))
     plan = sharding.tensor_parallel(mesh, sharding.MLP_TENSOR_PARALLEL_RULES)
-    single = _train(MLP(), None)
+    single = _single("mlp")
     tp = _train(MLP(), plan)
     _assert_same(single.params, tp.params)
     assert _spec(tp.params["fc1"]["weight"]) == ("model", None)
     assert _spec(tp.params["fc2"]["weight"]) == (None, "model")
+
+
+def test_compute_layout_gathers_data_axis_splits_and_keeps_model_axis_splits():
+    """FSDP storage splits are gathered for compute (ZeRO-3); tensor-parallel splits stay."""
+    params = {"fc1": {"weight": jnp.zeros((64, 32))}, "fc2": {"weight": jnp.zeros((16, 64))}}
+    both = sharding.ShardingPlan(sharding.make_mesh((4, 2), ("data", "model")), "data", [
+        sharding.pattern_rules([("fc1.weight", (("data", "model"), None)), ("fc2.weight", ("data", "model"))])])
+    compute = both.compute_shardings(params)
+    assert tuple(compute["fc1"]["weight"].spec) == ("model", None)
+    assert tuple(compute["fc2"]["weight"].spec) == (None, "model")
+    fsdp = sharding.fully_sharded(sharding.make_mesh((8,), ("data",)), min_size=64)
+    assert all(tuple(s.spec) == (None, None) for s in jax.tree.leaves(fsdp.compute_shardings(params)))
 
 
 def test_gradient_accumulation_and_remat_match_the_full_batch():

@@ -31,7 +31,7 @@ def _setup(n=96, batch=16, seed=0):
 def test_train_step_learns_and_reports_accuracy():
     model, loader, params, state = _setup()
     opt = optax.sgd(0.2, momentum=0.9)
-    step = T.make_train_step(model, xent, opt)
+    step = T.make_train_step(model, xent, opt, check_finite=True)
     opt_state = opt.init(params)
     losses = []
     for epoch in range(8):
@@ -153,10 +153,10 @@ def test_cheap_nonfinite_index_agrees_with_the_full_scan():
     assert both(batch, output, loss, grads, huge) == (-1, -1)
 
 
-def test_check_finite_false_leaves_the_metric_out_and_fit_still_checks_the_loss():
+def test_the_default_step_leaves_the_check_out_and_fit_still_checks_the_loss():
     model, loader, params, state = _setup()
     opt = optax.sgd(0.1)
-    step = T.make_train_step(model, xent, opt, check_finite=False, donate=False)
+    step = T.make_train_step(model, xent, opt, donate=False)  # check_finite=False by default
     _, _, _, metrics = step(params, state, opt.init(params), next(iter(loader)), None)
     assert set(metrics) == {"loss", "accuracy"}
     x = np.ones((8, 4), np.float32)

@@ -20,7 +20,7 @@ How a convolution is lowered (the arithmetic is the same; only the speed differs
   input gradient (col2im), so neither pass materialises the full patch matrix.
   XLA's own CPU convolution is competitive in the forward pass but 3-13x slower than
   PyTorch's oneDNN for the weight gradient (measured on the layers of
-  ``benchmarks/cpu_vision.py``), which dominates a training step of a small CNN.
+  ``benchmarks/run.py --models lenet cnn``), which dominates a training step of a small CNN.
   Everything stays NCHW/OIHW at the interface; the only layout changes are within a
   chunk, in cache.
 

@@ -1,9 +1,10 @@
 """Parity cases: Conv1d/2d/3d, ConvTranspose1d/2d/3d, Unfold, Fold and their functional twins.
 
-On the CPU, ``groups == 1`` convolutions with small kernels take fnet's patch-matrix
-lowering (the one ``benchmarks/cpu_vision.py`` times) and grouped/depthwise ones take
-XLA's convolution; both are compared here, forward and gradients w.r.t. the input and
-every parameter. The two benchmark networks' convolution stacks are cases of their own.
+On the CPU, convolutions with small kernels (grouped and depthwise ones included) take
+fnet's chunked patch-matrix lowering, the one ``benchmarks/run.py --models lenet cnn``
+times; the others and every transposed convolution take XLA's convolution. Both are
+compared here, forward and gradients w.r.t. the input and every parameter. The two
+benchmark networks' convolution stacks are cases of their own.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ module_case("nn.Conv2d[unbatched,depthwise,reflect]", "conv",
             _randn(3, 6, 5), covers=["nn.Conv2d"])
 
 
-# -- the benchmark networks' convolution stacks (benchmarks/cpu_vision.py) -----------------
+# -- the benchmark networks' convolution stacks (benchmarks/_lenet.py, _cnn.py) -----
 
 class _FnetStack(nn.Module):
     def __init__(self, convs):
