@@ -15,6 +15,7 @@ Flax BERT, hence the compact Flax NNX version.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -258,3 +259,9 @@ def equinox_runner(c: Config):
 
     return equinox_loop(Bert(jax.random.key(0)), optax.adamw(LR, weight_decay=WEIGHT_DECAY), data(c), forward,
                         needs_key=True)
+
+
+def runners(c: Config):
+    """The five runners for one config, as a model module exports them (``_bert_small.py``)."""
+    return tuple(functools.partial(f, c)
+                 for f in (fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner))

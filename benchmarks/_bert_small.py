@@ -12,22 +12,4 @@ NOTES = ("Same flops in fnet and plain JAX (XLA cost analysis). PyTorch's edge o
          "threefry, about 5% of their step on CPU.")
 REPEATS = 4
 
-
-def fnet_runner():
-    return _bert.fnet_runner(CONFIG)
-
-
-def jax_runner():
-    return _bert.jax_runner(CONFIG)
-
-
-def torch_runner(compile=False, device="cpu"):
-    return _bert.torch_runner(CONFIG, compile=compile, device=device)
-
-
-def flax_runner():
-    return _bert.flax_runner(CONFIG)
-
-
-def equinox_runner():
-    return _bert.equinox_runner(CONFIG)
+fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner = _bert.runners(CONFIG)

@@ -14,22 +14,4 @@ IMAGE = (3, 32, 32)
 SPEC = [("conv", 3, 32, 3, 1), ("relu",), ("pool",), ("conv", 32, 64, 3, 1), ("relu",), ("pool",),
         ("flatten",), ("linear", 4096, 128), ("relu",), ("linear", 128, 10)]
 
-
-def fnet_runner():
-    return _convnet.fnet_runner(SPEC, BATCH, IMAGE)
-
-
-def jax_runner():
-    return _convnet.jax_runner(SPEC, BATCH, IMAGE)
-
-
-def torch_runner(compile=False, device="cpu"):
-    return _convnet.torch_runner(SPEC, BATCH, IMAGE, compile=compile, device=device)
-
-
-def flax_runner():
-    return _convnet.flax_runner(SPEC, BATCH, IMAGE)
-
-
-def equinox_runner():
-    return _convnet.equinox_runner(SPEC, BATCH, IMAGE)
+fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner = _convnet.runners(SPEC, BATCH, IMAGE)

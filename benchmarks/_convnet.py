@@ -9,6 +9,8 @@ Inputs are ``NCHW`` (torch's layout) everywhere except Flax NNX, whose convoluti
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from _common import (classification_data, equinox_loop, flax_loop, fnet_loop, jax_loop, mean_cross_entropy,
@@ -145,3 +147,9 @@ def equinox_runner(spec, batch, image):
             layers.append(eqx.nn.Linear(*args, key=k))
     model = eqx.nn.Sequential(layers)
     return equinox_loop(model, optax.adam(LR), data(spec, batch, image), lambda m, x: jax.vmap(m)(x))
+
+
+def runners(spec, batch, image):
+    """The five runners for one network, as a model module exports them (``_lenet.py``)."""
+    return tuple(functools.partial(f, spec, batch, image)
+                 for f in (fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner))

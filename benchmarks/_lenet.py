@@ -15,22 +15,4 @@ IMAGE = (3, 32, 32)
 SPEC = [("conv", 3, 6, 5, 0), ("relu",), ("pool",), ("conv", 6, 16, 5, 0), ("relu",), ("pool",),
         ("flatten",), ("linear", 400, 120), ("relu",), ("linear", 120, 84), ("relu",), ("linear", 84, 10)]
 
-
-def fnet_runner():
-    return _convnet.fnet_runner(SPEC, BATCH, IMAGE)
-
-
-def jax_runner():
-    return _convnet.jax_runner(SPEC, BATCH, IMAGE)
-
-
-def torch_runner(compile=False, device="cpu"):
-    return _convnet.torch_runner(SPEC, BATCH, IMAGE, compile=compile, device=device)
-
-
-def flax_runner():
-    return _convnet.flax_runner(SPEC, BATCH, IMAGE)
-
-
-def equinox_runner():
-    return _convnet.equinox_runner(SPEC, BATCH, IMAGE)
+fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner = _convnet.runners(SPEC, BATCH, IMAGE)
