@@ -163,14 +163,26 @@ def _max_pool_nd(input, kernel_size, stride, padding, dilation, ceil_mode, retur
             best = jnp.full(view.shape, -jnp.inf, x.dtype)
             if return_indices:
                 idx = jnp.zeros(view.shape, _index_dtype())
-        take = (view > best) | jnp.isnan(view)
-        if first is not False:
-            take = take | first
-        if valid is not True:
-            take = take & valid
-        best = jnp.where(take, view, best)
-        if return_indices:
-            idx = jnp.where(take, flat, idx)
+        best, idx = _max_step(best, idx, view, flat if return_indices else None, first, valid)
+    return _max_result(best, idx, unbatched, return_indices)
+
+
+def _max_step(best, idx, view, flat, first=False, valid=True):
+    """One tap of torch's max scan: an element is taken when it is larger than the running
+    maximum or NaN (so the first maximum wins and NaN propagates), or when ``first``
+    marks it as its window's first in-bounds tap; never where ``valid`` is False."""
+    take = (view > best) | jnp.isnan(view)
+    if first is not False:
+        take = take | first
+    if valid is not True:
+        take = take & valid
+    best = jnp.where(take, view, best)
+    if flat is not None:
+        idx = jnp.where(take, flat, idx)
+    return best, idx
+
+
+def _max_result(best, idx, unbatched, return_indices):
     if unbatched:
         best = best[0]
         idx = idx[0] if return_indices else None
@@ -283,16 +295,9 @@ def _adaptive_max_nd(input, output_size, return_indices, nd: int, where: str):
             if return_indices:
                 idx = jnp.broadcast_to(flat, view.shape)
             continue
-        take = (view > best) | jnp.isnan(view)
-        if valid is not None:
-            take = take & valid
-        best = jnp.where(take, view, best)
-        if return_indices:
-            idx = jnp.where(take, flat, idx)
-    if unbatched:
-        best = best[0]
-        idx = idx[0] if return_indices else None
-    return (best, idx) if return_indices else best
+        best, idx = _max_step(best, idx, view, flat if return_indices else None,
+                              valid=True if valid is None else valid)
+    return _max_result(best, idx, unbatched, return_indices)
 
 
 def _adaptive_avg_nd(input, output_size, nd: int, where: str):
