@@ -55,12 +55,10 @@ def main(argv=None) -> int:
             def forward(self, x):
                 return self.decoder(self.encoder(x))
 
-        twin = _common.torch_twin(TorchAutoencoder(), params)
-        _common.train_torch(twin, torch.optim.Adam(twin.parameters(), lr=args.lr), torch.nn.MSELoss(),
-                            loader, args.epochs)
-        with torch.no_grad():
-            torch_mse = float(torch.nn.functional.mse_loss(twin(torch.from_numpy(x_test)), torch.from_numpy(x_test)))
-        return 0 if _common.report(result.params, twin, mse, torch_mse, rtol=5e-3) else 1
+        ok = _common.check_training(args, model, params, state,
+                                    (optim.Adam(lr=args.lr), lambda ps: torch.optim.Adam(ps, lr=args.lr)),
+                                    loader, TorchAutoencoder(), loss=(F.mse_loss, torch.nn.MSELoss()))
+        return 0 if ok else 1
     return 0
 
 

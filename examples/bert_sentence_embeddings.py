@@ -26,7 +26,8 @@ import numpy as np
 
 from fnet.models import BertModel
 
-# --check-torch: unit-length embeddings agree to ~2e-7 in float32 (measured on the demo set)
+# --check-torch: one float32 forward pass, no amplification: unit-length embeddings agree to
+# 1.7e-7 (AMD EPYC) and 1.5e-7 (Intel Xeon) on the demo set; 1e-5 leaves a 60x margin.
 ATOL = 1e-5
 
 DEFAULT_SENTENCES = [

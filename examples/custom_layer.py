@@ -15,7 +15,6 @@ import sys
 
 import _common
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import fnet
@@ -88,14 +87,11 @@ def main(argv=None) -> int:
             def forward(self, x):
                 return self.out(torch.relu(self.gated(x)))
 
-        twin = _common.torch_twin(TorchNet(), params)
-        _common.train_torch(twin, torch.optim.SGD(twin.parameters(), lr=args.lr, momentum=0.9),
-                            torch.nn.CrossEntropyLoss(), loader, args.epochs)
-        xt, yt = test_set.get_batch(np.arange(len(test_set)))
-        fnet_loss = float(F.cross_entropy(model.apply(result.params, state, jnp.asarray(xt))[0], jnp.asarray(yt)))
-        with torch.no_grad():
-            torch_loss = float(torch.nn.functional.cross_entropy(twin(torch.from_numpy(xt)), torch.from_numpy(yt)))
-        return 0 if _common.report(result.params, twin, fnet_loss, torch_loss, rtol=1e-3) else 1
+        ok = _common.check_training(args, model, params, state,
+                                    (optim.SGD(lr=args.lr, momentum=0.9),
+                                     lambda ps: torch.optim.SGD(ps, lr=args.lr, momentum=0.9)),
+                                    loader, TorchNet(), loss=(F.cross_entropy, torch.nn.CrossEntropyLoss()))
+        return 0 if ok else 1
     return 0
 
 

@@ -15,7 +15,6 @@ import _common
 import jax
 import numpy as np
 
-import fnet
 import fnet.functional as F
 from fnet import data, nn, optim, train
 
@@ -36,14 +35,10 @@ def main(argv=None) -> int:
     if args.check_torch:
         import torch
 
-        twin = _common.torch_twin(torch.nn.Linear(2, 1), params)
-        torch_loss = _common.train_torch(twin, torch.optim.SGD(twin.parameters(), lr=args.lr),
-                                         torch.nn.MSELoss(), loader, args.epochs)
-        x, y = dataset.tensors
-        fnet_loss = float(F.mse_loss(model.apply(result.params, {}, x)[0], y))
-        with torch.no_grad():
-            torch_loss = float(torch.nn.functional.mse_loss(twin(torch.from_numpy(x)), torch.from_numpy(y)))
-        return 0 if _common.report(result.params, twin, fnet_loss, torch_loss, rtol=1e-4) else 1
+        ok = _common.check_training(args, model, params, state,
+                                    (optim.SGD(lr=args.lr), lambda ps: torch.optim.SGD(ps, lr=args.lr)),
+                                    loader, torch.nn.Linear(2, 1), loss=(F.mse_loss, torch.nn.MSELoss()))
+        return 0 if ok else 1
     return 0
 
 

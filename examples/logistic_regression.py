@@ -54,14 +54,10 @@ def main(argv=None) -> int:
             def forward(self, x):
                 return torch.sigmoid(self.linear(x))
 
-        twin = _common.torch_twin(TorchLogistic(), params)
-        _common.train_torch(twin, torch.optim.SGD(twin.parameters(), lr=args.lr), torch.nn.BCELoss(),
-                            loader, args.epochs)
-        fnet_loss = float(F.binary_cross_entropy(prob, jnp.asarray(yt)))
-        with torch.no_grad():
-            torch_loss = float(torch.nn.functional.binary_cross_entropy(twin(torch.from_numpy(xt)),
-                                                                        torch.from_numpy(yt)))
-        return 0 if _common.report(result.params, twin, fnet_loss, torch_loss, rtol=1e-4) else 1
+        ok = _common.check_training(args, model, params, state,
+                                    (optim.SGD(lr=args.lr), lambda ps: torch.optim.SGD(ps, lr=args.lr)),
+                                    loader, TorchLogistic(), loss=(F.binary_cross_entropy, torch.nn.BCELoss()))
+        return 0 if ok else 1
     return 0
 
 

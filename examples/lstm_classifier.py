@@ -37,9 +37,8 @@ def rows(train_split: bool) -> data.TensorDataset:
 
 
 def main(argv=None) -> int:
-    p = _common.parser(__doc__, epochs=15, lr=1e-2)
+    p = _common.parser(__doc__, epochs=15, lr=1e-2, check_steps=20)
     p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--check-steps", type=int, default=20, help="steps compared by --check-torch")
     args = p.parse_args(argv)
     loader = data.DataLoader(rows(True), batch_size=64, shuffle=True, seed=args.seed)
     test_loader = data.DataLoader(rows(False), batch_size=512)
@@ -62,10 +61,9 @@ def main(argv=None) -> int:
                 output, _ = self.lstm(x)
                 return self.fc(output[:, -1, :])
 
-        twin = _common.torch_twin(TorchClassifier(), params)
-        ok = _common.check_first_steps(model, params, state, optim.Adam(lr=args.lr), F.cross_entropy, loader,
-                                       twin, torch.optim.Adam(twin.parameters(), lr=args.lr),
-                                       torch.nn.CrossEntropyLoss(), steps=args.check_steps, rtol=1e-3)
+        ok = _common.check_training(args, model, params, state,
+                                    (optim.Adam(lr=args.lr), lambda ps: torch.optim.Adam(ps, lr=args.lr)),
+                                    loader, TorchClassifier(), loss=(F.cross_entropy, torch.nn.CrossEntropyLoss()))
         return 0 if ok else 1
     return 0
 

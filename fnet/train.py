@@ -203,10 +203,11 @@ def make_train_step(model: Module, loss_fn: LossFn | None, optimizer: optax.Grad
 
         first = jax.tree.map(lambda x: x[0], micro)
         shapes = jax.eval_shape(lambda: grads_of(params, state, first, key, scale))
-        (_, (_, out_shape, tgt_shape)), _ = shapes
+        (loss_shape, (_, out_shape, tgt_shape)), _ = shapes
         zero_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
                                     jax.eval_shape(batch_metrics, out_shape, tgt_shape))
-        init = (jax.tree.map(jnp.zeros_like, params), jnp.zeros((), jnp.float32), zero_metrics, state)
+        # the loss sum in the loss's own dtype (float64 under x64, float32 otherwise)
+        init = (jax.tree.map(jnp.zeros_like, params), jnp.zeros((), loss_shape.dtype), zero_metrics, state)
         (grad_sum, loss_sum, metric_sum, new_state), (outputs, targets) = jax.lax.scan(
             body, init, (jnp.arange(k), micro))
         grads = jax.tree.map(lambda g: g / k, grad_sum)

@@ -1,7 +1,14 @@
-"""``python -m fnet.parity``: run every registered parity case against PyTorch on the CPU.
+"""``python -m fnet.parity``: run the registered parity cases against PyTorch on the CPU.
 
 Prints one row per case and dtype (forward max error, gradient max error, verdict) and a
-summary line; ``--json PATH`` writes the full report; exits 1 when any case fails.
+summary line; a failing case also prints its report, worst tensor first, with the
+tolerance each tensor was judged by (``-v`` prints it for every case). ``--json PATH``
+writes every report (``Report.to_json``), ``--summary PATH`` the per-family markdown
+table. Exits 1 when any case fails.
+
+Your own cases run the same way: ``--cases your_package.parity_cases`` imports that
+module (which registers cases with ``fnet.parity.module_case`` / ``function_case`` /
+``case``) and runs the cases it registered; add ``--with-fnet`` to run fnet's beside them.
 """
 
 from __future__ import annotations
@@ -31,12 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print every tensor's error")
     parser.add_argument("--summary", dest="summary_path",
                         help="write a per-family markdown summary (the README's parity table) here")
+    parser.add_argument("--cases", action="append", default=[], metavar="MODULE",
+                        help="import MODULE (e.g. mypkg.parity_cases), which registers cases, and run them; "
+                             "may be repeated")
+    parser.add_argument("--with-fnet", action="store_true",
+                        help="with --cases: run fnet's own cases as well")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from . import _registry
 
+    user_cases = _load_user_cases(args.cases)
     cases = _registry.all_cases(args.family, args.pattern)
+    if args.cases and not args.with_fnet:
+        cases = [c for c in cases if c.name in user_cases]
     if args.quick:
         cases = [c for c in cases if not c.slow]
     if args.list:
@@ -83,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n_cases} cases, {total} comparisons: {total - failed} passed, {failed} failed "
           f"({time.perf_counter() - start:.0f} s)")
     if args.summary_path:
+        from ._summary import summary_markdown
+
         with open(args.summary_path, "w") as handle:
             handle.write(summary_markdown(results) + "\n")
     if args.json_path:
@@ -92,37 +109,26 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def summary_markdown(results: list[dict]) -> str:
-    """One row per family: cases, comparisons, passed, and the largest errors per dtype."""
-    families: dict[str, dict] = {}
-    for r in results:
-        f = families.setdefault(r["family"], {"cases": set(), "n": 0, "passed": 0, "tensors": 0,
-                                              "float32": [0.0, 0.0], "float64": [0.0, 0.0]})
-        f["cases"].add(r["name"])
-        f["n"] += 1
-        f["passed"] += bool(r["ok"])
-        f["tensors"] += len(r["diffs"])
-        worst = f[r["dtype"]]
-        for d in r["diffs"]:
-            i = 1 if d["kind"] == "grad" else 0
-            if d["max_abs"] is not None and d["max_abs"] == d["max_abs"]:
-                worst[i] = max(worst[i], d["max_abs"])
+def _load_user_cases(modules: list[str]) -> set[str]:
+    """Imports each module (so it registers its cases) and returns the names it registered."""
+    import importlib
 
-    def e(x):
-        return f"{x:.0e}" if x else "0"
+    from . import _registry
 
-    lines = ["| family | cases | comparisons (passed) | tensors compared | max fwd / grad error, float32 | "
-             "max fwd / grad error, float64 |", "|---|---:|---:|---:|---|---|"]
-    for name in sorted(families):
-        f = families[name]
-        lines.append(f"| {name} | {len(f['cases'])} | {f['n']} ({f['passed']}) | {f['tensors']} | "
-                     f"{e(f['float32'][0])} / {e(f['float32'][1])} | {e(f['float64'][0])} / {e(f['float64'][1])} |")
-    total_cases = sum(len(f["cases"]) for f in families.values())
-    total = sum(f["n"] for f in families.values())
-    passed = sum(f["passed"] for f in families.values())
-    tensors = sum(f["tensors"] for f in families.values())
-    lines.append(f"| **all** | **{total_cases}** | **{total} ({passed})** | **{tensors}** | | |")
-    return "\n".join(lines)
+    _registry.load_all()  # fnet's own first, so a user case cannot shadow one silently
+    before = set(_registry.REGISTRY)
+    if modules and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # run from a project's root, its packages import
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise SystemExit(f"python -m fnet.parity: cannot import --cases {name!r}: {err}") from None
+    added = set(_registry.REGISTRY) - before
+    if modules and not added:
+        raise SystemExit(f"python -m fnet.parity: --cases {', '.join(modules)} registered no case (use "
+                         f"fnet.parity.module_case / function_case / case at import time)")
+    return added
 
 
 if __name__ == "__main__":

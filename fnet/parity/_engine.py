@@ -57,23 +57,74 @@ def _x64(enabled: bool):
 
 @dataclasses.dataclass
 class Diff:
-    """How far one tensor of fnet is from torch's."""
+    """How far one fnet tensor (or one checked statistic) is from torch's.
 
-    kind: str  # "output", "grad", "state"
+    Attributes:
+        kind: ``"output"``, ``"state"`` (buffers after the forward) or ``"grad"``.
+        name: the torch name (``"conv.bias"``, ``"input[0]"``, ``"out[1]"``).
+        max_abs: largest ``|fnet - torch|``.
+        max_rel: largest ``|fnet - torch| / max(|torch|, atol)``: the denominator is floored
+            at the tolerance's ``atol``, so a reference that is zero in exact arithmetic
+            (a conv bias before BatchNorm) does not produce a meaningless 1e+300. None
+            where a relative error means nothing (printed ``-``).
+        ok: the verdict.
+        detail: free text (shapes that differ, the statistic's values).
+        rtol, atol: the elementwise tolerance the tensor was judged by (passes when
+            ``|fnet - torch| <= atol + rtol * |torch|`` everywhere, the rule of
+            ``torch.testing.assert_close``); None for checks that are not elementwise.
+        tol: how a non-elementwise check was judged (``"6 sigma"``), when it is one.
+        used: the largest ``|fnet - torch| / (atol + rtol * |torch|)``, the share of the
+            tolerance used (above 1 fails); None for non-elementwise checks.
+    """
+
+    kind: str
     name: str
     max_abs: float
-    max_rel: float
+    max_rel: float | None
     ok: bool
     detail: str = ""
+    rtol: float | None = None
+    atol: float | None = None
+    tol: str = ""
+    used: float | None = None
 
-    def row(self) -> str:
+    @property
+    def tolerance(self) -> str:
+        """The rule this entry was judged by, as printed."""
+        if self.rtol is not None and self.atol is not None:
+            return f"{self.atol:.2g} + {self.rtol:.2g}*|t|"
+        return self.tol or "-"
+
+    def _severity(self) -> float:
+        if self.used is not None:
+            return self.used
+        return math.inf if not self.ok else 0.0
+
+    def row(self, width: int = 40) -> str:
         flag = "ok" if self.ok else "FAIL"
-        return f"{self.kind:<6} {self.name:<40} abs {self.max_abs:.2e} rel {self.max_rel:.2e} {flag} {self.detail}"
+        rel = "-" if self.max_rel is None else f"{self.max_rel:.2e}"
+        used = "" if self.used is None else f" ({_percent(self.used)} of tol)"
+        text = (f"{self.kind:<6} {self.name:<{width}} abs {self.max_abs:.2e} rel {rel:>8}  "
+                f"tol {self.tolerance}{used} {flag}")
+        return text + (f"  {self.detail}" if self.detail else "")
+
+
+def _percent(used: float) -> str:
+    if not math.isfinite(used):
+        return "inf"
+    return f"{100 * used:.0f}%" if used >= 0.01 else "<1%"
 
 
 @dataclasses.dataclass
 class Report:
-    """The result of one comparison (one case, one dtype)."""
+    """The result of one comparison (one case, one dtype).
+
+    ``print(report)`` shows one line per tensor (absolute and relative error, the
+    tolerance applied, the verdict); when the comparison fails, the worst offenders come
+    first. :meth:`to_markdown` and :meth:`to_json` give the same content as a table and
+    as data; :meth:`assert_ok` raises ``AssertionError`` with the printed report, which is
+    what a pytest test needs.
+    """
 
     name: str
     dtype: str
@@ -100,48 +151,81 @@ class Report:
     def n_grads(self) -> int:
         return sum(d.kind == "grad" for d in self.diffs)
 
+    def ordered(self) -> list[Diff]:
+        """The entries in reading order: as computed when all pass, worst first otherwise."""
+        if self.ok:
+            return list(self.diffs)
+        return sorted(self.diffs, key=lambda d: (d.ok, -d._severity()))
+
     def __str__(self) -> str:
         head = f"{self.name} [{self.dtype}]: {'PASS' if self.ok else 'FAIL'}"
         if self.error:
             head += f"\n  error: {self.error}"
-        return "\n  ".join([head] + [d.row() for d in self.diffs])
+        elif not self.diffs:
+            head += " (nothing was compared)"
+        width = max([24] + [len(d.name) for d in self.diffs])
+        return "\n  ".join([head] + [d.row(width) for d in self.ordered()])
 
     def assert_ok(self) -> None:
+        """Raises ``AssertionError`` carrying the whole printed report unless every entry passed."""
         if not self.ok:
             raise AssertionError(str(self))
 
+    def to_markdown(self) -> str:
+        """The report as a markdown table (one row per tensor, worst first on failure)."""
+        lines = [f"**{self.name}** [{self.dtype}]: {'PASS' if self.ok else 'FAIL'}"]
+        if self.error:
+            lines.append(f"\nerror: `{self.error}`")
+        lines += ["", "| kind | tensor | max abs | max rel | tolerance | verdict |",
+                  "|---|---|---:|---:|---|---|"]
+        for d in self.ordered():
+            rel = "-" if d.max_rel is None else f"{d.max_rel:.2e}"
+            verdict = ("ok" if d.ok else "**FAIL**") + (f" ({d.detail})" if d.detail else "")
+            lines.append(f"| {d.kind} | `{d.name}` | {d.max_abs:.2e} | {rel} | {d.tolerance} | {verdict} |")
+        return "\n".join(lines)
+
     def to_json(self) -> dict:
+        """The report as JSON-serialisable data (``json.dumps(report.to_json())``)."""
         return {"name": self.name, "dtype": self.dtype, "ok": self.ok, "error": self.error,
                 "forward_max_abs": _finite(self.forward_err), "grad_max_abs": _finite(self.grad_err),
-                "diffs": [dataclasses.asdict(d) for d in self.diffs]}
+                "diffs": [{**{k: _finite(v) if isinstance(v, float) else v
+                              for k, v in dataclasses.asdict(d).items()}, "tolerance": d.tolerance}
+                          for d in self.ordered()]}
 
 
-def _finite(x: float) -> float | None:
-    return None if math.isnan(x) else x
+def _finite(x: float | None) -> float | None:
+    return None if x is None or math.isnan(x) else x
 
 
 def diff(kind: str, name: str, got: Any, want: Any, rtol: float, atol: float) -> Diff:
-    """Compares one fnet array with one torch array (assert_close's rule)."""
+    """Compares one fnet array with one torch array (``torch.testing.assert_close``'s rule).
+
+    NaNs in the same places and infinities of the same sign count as equal, as in
+    ``assert_close(equal_nan=True)``; integer and boolean arrays must be equal.
+    """
     got = np.asarray(to_numpy(got))
     want = np.asarray(to_numpy(want))
     if got.shape != want.shape:
-        return Diff(kind, name, math.inf, math.inf, False, f"shape {got.shape} vs torch {want.shape}")
+        return Diff(kind, name, math.inf, None, False, f"shape {got.shape} vs torch {want.shape}", rtol, atol,
+                    used=math.inf)
     if not (np.issubdtype(want.dtype, np.floating) or np.issubdtype(got.dtype, np.floating)):
         equal = bool(np.array_equal(got, want))
-        return Diff(kind, name, 0.0 if equal else math.inf, 0.0 if equal else math.inf, equal,
-                    "" if equal else "integer values differ")
+        return Diff(kind, name, 0.0 if equal else math.inf, None, equal,
+                    "" if equal else "integer values differ", tol="equal")
     g = got.astype(np.float64)
     w = want.astype(np.float64)
     if g.size == 0:
-        return Diff(kind, name, 0.0, 0.0, True)
+        return Diff(kind, name, 0.0, 0.0, True, "empty", rtol, atol, used=0.0)
     both_nan = np.isnan(g) & np.isnan(w)
     same_inf = np.isinf(g) & (g == w)
     err = np.where(both_nan | same_inf, 0.0, np.abs(g - w))
     err = np.where(np.isnan(err), np.inf, err)
-    rel = err / np.maximum(np.abs(w), np.finfo(np.float64).tiny)
-    rel = np.where(err == 0, 0.0, rel)
-    ok = bool(np.all(err <= atol + rtol * np.abs(np.where(np.isfinite(w), w, 0.0))))
-    return Diff(kind, name, float(err.max()), float(rel.max()), ok)
+    magnitude = np.abs(np.where(np.isfinite(w), w, 0.0))
+    rel = np.where(err == 0, 0.0, err / np.maximum(magnitude, max(atol, np.finfo(np.float64).tiny)))
+    allowed = atol + rtol * magnitude
+    used = np.where(err == 0, 0.0, err / np.where(allowed > 0, allowed, np.finfo(np.float64).tiny))
+    ok = bool(np.all(err <= allowed))
+    return Diff(kind, name, float(err.max()), float(rel.max()), ok, "", rtol, atol, used=float(used.max()))
 
 
 def flatten_outputs(out: Any, prefix: str = "out") -> list[tuple[str, Any]]:
@@ -285,7 +369,7 @@ def run_pair(name: str, dtype: str, *, fnet_fn: Callable, params: Mapping, torch
         flat_state = _tree.flatten(j_state)
         for key, want in torch_state().items():
             if key not in flat_state:
-                diffs.append(Diff("state", key, math.inf, math.inf, False, "missing in fnet state"))
+                diffs.append(Diff("state", key, math.inf, None, False, "missing in fnet state"))
                 continue
             diffs.append(diff("state", key, flat_state[key], want, tol["rtol"], tol["atol"]))
     for n, (i, got) in enumerate(zip(float_idx, j_in_grads)):
@@ -297,12 +381,12 @@ def run_pair(name: str, dtype: str, *, fnet_fn: Callable, params: Mapping, torch
         want = t_param_grads[key]
         want = np.zeros(tuple(tensor.shape)) if want is None else want
         if key not in flat_grads:
-            diffs.append(Diff("grad", key, math.inf, math.inf, False, "parameter missing in fnet"))
+            diffs.append(Diff("grad", key, math.inf, None, False, "parameter missing in fnet"))
             continue
         diffs.append(diff("grad", key, flat_grads[key], want, tol["grad_rtol"], tol["grad_atol"]))
     extra = sorted(set(flat_grads) - set(t_params))
     for key in extra:
-        diffs.append(Diff("grad", key, math.inf, math.inf, False, "fnet parameter unknown to torch"))
+        diffs.append(Diff("grad", key, math.inf, None, False, "fnet parameter unknown to torch"))
     return Report(name, dtype, diffs)
 
 
@@ -329,12 +413,16 @@ def compare(fnet_model: Module, torch_module: Any, inputs: Sequence[Any], *, dty
 
     Example::
 
-        report = fnet.parity.compare(nn.Linear(3, 2), torch.nn.Linear(3, 2), [x])
+        import numpy as np, torch
+        import fnet
+        from fnet import nn
+
+        x = np.random.default_rng(0).standard_normal((5, 3))
+        report = fnet.parity.compare(nn.Linear(3, 2), torch.nn.Linear(3, 2), [x], dtype="float64")
+        print(report.to_markdown())
         report.assert_ok()
     """
     import copy
-
-    import torch
 
     kwargs = dict(kwargs or {})
     with precision(dtype):
@@ -393,3 +481,47 @@ def compare_functions(fnet_fn: Callable, torch_fn: Callable, inputs: Sequence[An
                         fnet_fn=lambda p, *xs: fnet_fn(*xs, **j_kwargs), params={},
                         torch_fn=lambda *xs: torch_fn(*xs, **t_kwargs), torch_params={},
                         inputs=cast, tol=tol, seed=seed, grad_inputs=grad_inputs, jit=jit)
+
+
+def assert_close(fnet_model: Module | Callable, torch_module: Any, inputs: Sequence[Any], *,
+                 dtype: str = "float32", train: bool = False, kwargs: Mapping[str, Any] | None = None,
+                 tol: Mapping[str, float] | None = None, seed: int = 0, name: str | None = None,
+                 grad_inputs: bool = True) -> Report:
+    """Asserts that an fnet model (or function) and its torch twin agree: outputs and gradients.
+
+    The one-line form of :func:`compare` (or :func:`compare_functions` when
+    ``fnet_model`` is a plain function) for a pytest suite: it raises ``AssertionError``
+    whose message is the whole report, worst tensors first, and returns the report
+    when everything is within tolerance.
+
+    Args:
+        fnet_model: an fnet ``Module`` (the torch module's weights are loaded into it),
+            or a function of arrays compared with the torch function ``torch_module``.
+        torch_module: the ``torch.nn.Module`` (or torch function) it must equal.
+        inputs: numpy arrays; floating ones are cast to ``dtype`` and differentiated.
+        dtype, train, kwargs, tol, seed, name, grad_inputs: see :func:`compare`.
+
+    Example::
+
+        import numpy as np, torch
+        import fnet
+        from fnet import nn
+        import fnet.functional as F
+
+        def test_block_matches_torch():
+            x = np.random.default_rng(0).standard_normal((2, 8))
+            fnet.parity.assert_close(nn.LayerNorm(8), torch.nn.LayerNorm(8), [x])
+            fnet.parity.assert_close(F.gelu, torch.nn.functional.gelu, [x], dtype="float64")
+
+        test_block_matches_torch()
+    """
+    if isinstance(fnet_model, Module):
+        report = compare(fnet_model, torch_module, inputs, dtype=dtype, train=train, kwargs=kwargs, tol=tol,
+                         seed=seed, name=name, grad_inputs=grad_inputs)
+    elif callable(fnet_model):
+        report = compare_functions(fnet_model, torch_module, inputs, dtype=dtype, kwargs=kwargs, tol=tol,
+                                   seed=seed, name=name, grad_inputs=grad_inputs)
+    else:
+        raise TypeError(f"assert_close: expected an fnet Module or a function, got {type(fnet_model).__name__}")
+    report.assert_ok()
+    return report

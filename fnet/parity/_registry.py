@@ -31,7 +31,12 @@ DTYPES = ("float32", "float64")
 
 @dataclasses.dataclass
 class ParityCase:
-    """One registered comparison.
+    """One registered comparison: the case shape fnet's cases and users' cases share.
+
+    A case is a name, a family and a ``run(dtype) -> Report`` function; the registry
+    runs it once per dtype in ``dtypes``. :func:`module_case` and :func:`function_case`
+    build the ``run`` for the two common shapes (a module and its torch twin, a function
+    and its torch twin); :func:`case` registers any other ``run``.
 
     Attributes:
         name: unique id, ``"nn.Linear[bias=False]"``.
@@ -56,10 +61,42 @@ REGISTRY: dict[str, ParityCase] = {}
 
 
 def register(case: ParityCase) -> ParityCase:
+    """Adds a case to the registry that pytest and ``python -m fnet.parity`` run.
+
+    Raises:
+        ValueError: a case of that name exists already.
+    """
+    if not isinstance(case, ParityCase):
+        raise TypeError(f"register: expected a ParityCase (or use @fnet.parity.case), got {type(case).__name__}")
     if case.name in REGISTRY:
         raise ValueError(f"parity case {case.name!r} is registered twice")
     REGISTRY[case.name] = case
     return case
+
+
+def case(name: str, family: str, *, covers: Iterable[str] = (), dtypes: Sequence[str] = DTYPES,
+         note: str = "", slow: bool = False) -> Callable[[Callable[[str], "_engine.Report"]], Callable]:
+    """Registers ``run(dtype) -> Report`` as a case: the form for comparisons of any shape.
+
+    Example::
+
+        import numpy as np, torch
+        import fnet
+        from fnet import nn
+
+        @fnet.parity.case("mylib.BatchNorm1d[train]", family="mylib")
+        def batchnorm_in_training(dtype):
+            x = np.random.default_rng(0).standard_normal((8, 4))
+            return fnet.parity.compare(nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4), [x], dtype=dtype,
+                                       train=True)   # running statistics compared too
+
+        assert batchnorm_in_training("float64").ok
+    """
+    def decorate(run: Callable[[str], "_engine.Report"]) -> Callable[[str], "_engine.Report"]:
+        register(ParityCase(name, family, tuple(covers), run, tuple(dtypes), note, slow))
+        return run
+
+    return decorate
 
 
 def case_seed(name: str) -> int:

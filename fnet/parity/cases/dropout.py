@@ -53,7 +53,7 @@ def _mask_case(name: str, torch_fn: Callable, covers: str, alpha: bool,
                 channel = keep[index]
                 constant = bool(np.all(keep == channel))
                 extra.append(Diff("output", f"torch mask[{k}] is constant per channel", 0.0 if constant
-                                  else math.inf, 0.0, constant))
+                                  else math.inf, None, constant, tol="holds"))
                 keep = channel
             masks.append(keep)
 
@@ -145,12 +145,12 @@ module_case("nn.Sequential[Dropout1d(p=0), Dropout1d(p=1); train]", "dropout",
 
 def _within(name: str, got: float, want: float, sigma: float, detail: str = "") -> Diff:
     err = abs(got - want)
-    return Diff("output", name, err, err / max(abs(want), 1e-12), err <= 6 * sigma + 1e-12,
-                detail or f"{got:.5f} vs {want:.5f} (6 sigma = {6 * sigma:.2e})")
+    return Diff("output", name, err, err / max(abs(want), sigma, 1e-12), err <= 6 * sigma + 1e-12,
+                detail or f"{got:.5f} vs {want:.5f}", tol=f"6 sigma = {6 * sigma:.1e}")
 
 
 def _check(name: str, ok: bool, detail: str = "") -> Diff:
-    return Diff("output", name, 0.0 if ok else math.inf, 0.0 if ok else math.inf, ok, detail)
+    return Diff("output", name, 0.0 if ok else math.inf, None, ok, detail, tol="holds")
 
 
 def _elementwise_stats(dtype: str, seed: int) -> list[Diff]:

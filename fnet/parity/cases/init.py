@@ -27,17 +27,20 @@ def _stat_diffs(got: np.ndarray, want: np.ndarray, bounded: tuple[float, float] 
     sigma = max(float(want.std()), 1e-12)
     diffs = []
     mean_err = abs(float(got.mean()) - float(want.mean()))
-    diffs.append(Diff("output", "mean", mean_err, mean_err / sigma, mean_err <= 6 * sigma * math.sqrt(2 / n)))
+    diffs.append(Diff("output", "mean", mean_err, mean_err / sigma, mean_err <= 6 * sigma * math.sqrt(2 / n),
+                      tol="6 sigma sqrt(2/n)"))
     # std of a sample std is about sigma / sqrt(2n) for normal-like draws; allow 6 of those (x2 samples).
     std_err = abs(float(got.std()) - float(want.std()))
-    diffs.append(Diff("output", "std", std_err, std_err / sigma, std_err <= 6 * sigma * math.sqrt(1 / n) + 1e-12))
+    diffs.append(Diff("output", "std", std_err, std_err / sigma, std_err <= 6 * sigma * math.sqrt(1 / n) + 1e-12,
+                      tol="6 sigma sqrt(1/n)"))
     if bounded is not None:
         lo, hi = bounded
         ok = float(got.min()) >= lo - 1e-6 and float(got.max()) <= hi + 1e-6
         span = hi - lo
         tight = float(got.min()) <= lo + 0.01 * span and float(got.max()) >= hi - 0.01 * span
-        diffs.append(Diff("output", "support", 0.0 if ok and tight else math.inf, 0.0, ok and tight,
-                          f"[{got.min():.4f}, {got.max():.4f}] within [{lo:.4f}, {hi:.4f}]"))
+        diffs.append(Diff("output", "support", 0.0 if ok and tight else math.inf, None, ok and tight,
+                          f"[{got.min():.4f}, {got.max():.4f}] within [{lo:.4f}, {hi:.4f}]",
+                          tol="bounds, 1% of span reached"))
     return diffs
 
 
@@ -53,8 +56,8 @@ def _dist_case(name: str, fnet_fn, torch_fn, bounded=None, shape=SHAPE, covers=(
             t = torch.empty(shape, dtype=getattr(torch, dtype))
             torch_fn(t)
             want = t.numpy()
-            diffs = [Diff("output", "dtype", 0.0, 0.0, got.dtype == want.dtype, str(got.dtype))]
-            diffs.append(Diff("output", "shape", 0.0, 0.0, got.shape == want.shape, str(got.shape)))
+            diffs = [Diff("output", "dtype", 0.0, None, got.dtype == want.dtype, str(got.dtype), tol="equal")]
+            diffs.append(Diff("output", "shape", 0.0, None, got.shape == want.shape, str(got.shape), tol="equal"))
             bounds = bounded(shape) if callable(bounded) else bounded
             diffs += _stat_diffs(got, want, bounds)
             return Report(name, dtype, diffs)
@@ -72,7 +75,8 @@ def _exact_case(name: str, fnet_fn, torch_fn, shape, covers):
             torch_fn(t)
             want = t.numpy()
             err = float(np.abs(got - want).max())
-            return Report(name, dtype, [Diff("output", "values", err, err, err == 0.0 and got.dtype == want.dtype)])
+            return Report(name, dtype, [Diff("output", "values", err, err, err == 0.0 and got.dtype == want.dtype,
+                                              tol="equal")])
 
     register(ParityCase(name, "init", tuple(covers), run))
 
@@ -151,8 +155,8 @@ def _orthogonal_case(shape, gain):
                 gram = flat @ flat.T if shape[0] <= flat.shape[1] else flat.T @ flat
                 err = float(np.abs(gram - gain ** 2 * np.eye(gram.shape[0])).max())
                 tol = 1e-5 if dtype == "float32" else 1e-6  # float32 QR on the fnet side
-                diffs.append(Diff("output", f"{label} W W^T - gain^2 I", err, err, err <= tol))
-            diffs.append(Diff("output", "shape", 0.0, 0.0, got.shape == tuple(shape)))
+                diffs.append(Diff("output", f"{label} W W^T - gain^2 I", err, None, err <= tol, tol=f"{tol:.0e}"))
+            diffs.append(Diff("output", "shape", 0.0, None, got.shape == tuple(shape), tol="equal"))
             return Report(name, dtype, diffs)
 
     register(ParityCase(name, "init", ("init.orthogonal_",), run,
