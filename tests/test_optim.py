@@ -56,6 +56,11 @@ INVALID = [
     ("NAdam", {"betas": (-0.1, 0.999)}, "index 0"),
     ("RAdam", {"eps": -1e-8}, "epsilon"),
     ("RAdam", {"weight_decay": -0.01}, "weight_decay"),
+    ("Rprop", {"lr": -0.1}, "learning rate"),
+    ("Rprop", {"etas": (1.5, 1.2)}, "eta"),
+    ("Rprop", {"etas": (0.5, 0.9)}, "eta"),
+    ("ASGD", {"lr": -0.1}, "learning rate"),
+    ("ASGD", {"weight_decay": -0.1}, "weight_decay"),
 ]
 
 
@@ -76,10 +81,13 @@ def test_wrong_types_raise_type_error(kwargs):
         optim.Adam(**kwargs)
 
 
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD")
+
+
 def test_defaults_are_torch_defaults():
     import inspect
 
-    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"):
+    for name in OPTIMIZERS:
         ours = inspect.signature(getattr(optim, name)).parameters
         theirs = inspect.signature(getattr(torch.optim, name)).parameters
         for arg, param in theirs.items():
@@ -103,6 +111,7 @@ ALL = {"SGD-dampening": optim.SGD(lr=0.1, momentum=0.9, dampening=0.1),
        "Adam-amsgrad": optim.Adam(amsgrad=True, weight_decay=0.1), "AdamW": optim.AdamW(),
        "RMSprop": optim.RMSprop(centered=True, momentum=0.5), "Adagrad": optim.Adagrad(lr_decay=0.1),
        "Adadelta": optim.Adadelta(), "Adamax": optim.Adamax(), "NAdam": optim.NAdam(), "RAdam": optim.RAdam(),
+       "Rprop": optim.Rprop(maximize=True), "ASGD": optim.ASGD(t0=0, weight_decay=0.1),
        "AdamW-groups-schedule": optim.AdamW(lr=sched.OneCycleLR(0.1, total_steps=10),
                                             param_groups=[{"params": "*.bias", "weight_decay": 0.0}])}
 
@@ -162,7 +171,7 @@ def test_inject_hyperparams_changes_lr_between_steps():
                                          ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.2}),
                                          ("RMSprop", {"momentum": 0.5, "centered": True}),
                                          ("Adagrad", {"lr_decay": 0.1}), ("Adadelta", {}), ("NAdam", {}),
-                                         ("RAdam", {"weight_decay": 0.1})])
+                                         ("RAdam", {"weight_decay": 0.1}), ("ASGD", {"t0": 1})])
 def test_inject_hyperparams_matches_the_plain_optimizer(name, kwargs):
     injected = optax.inject_hyperparams(getattr(optim, name))(**kwargs)
     plain = getattr(optim, name)(**kwargs)
@@ -418,3 +427,58 @@ def test_onecycle_momentum_needs_cycle_momentum():
     with pytest.raises(ValueError, match="cycle_momentum"):
         sched.OneCycleLR(0.1, total_steps=10, cycle_momentum=False).momentum(0)
     assert float(sched.OneCycleLR(0.1, total_steps=10).momentum(0)) == pytest.approx(0.95)
+
+
+# ---------------------------------------------------------------------------------------
+# Rprop, ASGD
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"lr": sched.StepLR(0.1, 3)}, TypeError, "reads lr once"),
+    ({"step_sizes": (1.0, 0.1)}, ValueError, "step_sizes"),
+    ({"step_sizes": (-1.0, 0.1)}, ValueError, "step_sizes"),
+    ({"step_sizes": 0.1}, TypeError, "pair"),
+    ({"etas": ("a", 1.2)}, TypeError, r"etas\[0\]"),
+])
+def test_rprop_refusals(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        optim.Rprop(**kwargs)
+
+
+def test_rprop_sign_flip_skips_the_step_and_shrinks():
+    opt = optim.Rprop(lr=0.1, etas=(0.5, 1.2))
+    p = {"w": jnp.zeros(2)}
+    state = opt.init(p)
+    u1, state = opt.update({"w": jnp.array([1.0, 1.0])}, state, p)
+    u2, state = opt.update({"w": jnp.array([1.0, -1.0])}, state, p)
+    np.testing.assert_allclose(u1["w"], [-0.1, -0.1], rtol=1e-6)
+    np.testing.assert_allclose(u2["w"], [-0.12, 0.0], rtol=1e-6)  # flipped: no step, size halved
+    np.testing.assert_allclose(optax.tree.get(state, "step_size")["w"], [0.12, 0.05], rtol=1e-6)
+    np.testing.assert_array_equal(optax.tree.get(state, "prev")["w"], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"lambd": -1.0}, ValueError, "lambd"),
+    ({"t0": -1.0}, ValueError, "t0"),
+    ({"alpha": "x"}, TypeError, "alpha"),
+])
+def test_asgd_refusals(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        optim.ASGD(**kwargs)
+
+
+def test_asgd_needs_params_and_averages_after_t0():
+    opt = optim.ASGD(lr=0.1, lambd=0.0, t0=1)
+    with pytest.raises(ValueError, match="parameters"):
+        opt.update(GRADS, opt.init(PARAMS))
+    p = {"w": jnp.zeros(())}
+    state = opt.init(p)
+    seen = []
+    for _ in range(4):
+        u, state = opt.update({"w": jnp.ones(())}, state, p)
+        p = optax.apply_updates(p, u)
+        seen.append(float(p["w"]))
+    # step t uses mu = 1 / max(1, (t - 1) - t0): ax copies p for steps 1-3, then averages p3, p4
+    ax = float(optax.tree.get(state, "ax")["w"])
+    assert seen == pytest.approx([-0.1, -0.2, -0.3, -0.4], rel=1e-5)
+    assert ax == pytest.approx((-0.3 - 0.4) / 2, rel=1e-5)

@@ -20,9 +20,11 @@ from . import lr_scheduler
 from ._adadelta import Adadelta
 from ._adagrad import Adagrad
 from ._adam import Adam, Adamax, AdamW, NAdam, RAdam
+from ._asgd import ASGD
 from ._clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, clip_grad_value_
 from ._rmsprop import RMSprop
+from ._rprop import Rprop
 from ._sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
            "clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value", "lr_scheduler"]

@@ -64,15 +64,25 @@ def _torch_default_dtype(dtype: str):
 # optimizer trajectories
 
 
-def _draw(seed: int):
+def _draw(seed: int, shapes=None, sparse: bool = False):
+    """Initial parameters, targets, per-step noise and (``sparse``) per-step row masks.
+
+    A sparse gradient keeps each row (the first axis; each element of a vector) with
+    probability 1/2 at each step, the layout ``nn.Embedding(sparse=True)`` produces.
+    """
+    shapes = SHAPES if shapes is None else shapes
     rng = np.random.default_rng(seed)
-    init = {n: rng.standard_normal(s) for n, s in SHAPES.items()}
-    target = {n: rng.standard_normal(s) for n, s in SHAPES.items()}
-    noise = {n: rng.standard_normal((STEPS,) + s) for n, s in SHAPES.items()}
+    init = {n: rng.standard_normal(s) for n, s in shapes.items()}
+    target = {n: rng.standard_normal(s) for n, s in shapes.items()}
+    noise = {n: rng.standard_normal((STEPS,) + s) for n, s in shapes.items()}
+    if sparse:
+        for n, s in shapes.items():
+            rows = rng.random((STEPS, s[0])) < 0.5
+            noise[n] = noise[n] * rows.reshape((STEPS, s[0]) + (1,) * (len(s) - 1))
     return init, target, noise
 
 
-def _torch_trajectory(dtype, init, target, noise, make_torch, sign, clip):
+def _torch_trajectory(dtype, init, target, noise, make_torch, sign, clip, sparse=False):
     import torch
 
     tdtype = getattr(torch, dtype)
@@ -83,7 +93,11 @@ def _torch_trajectory(dtype, init, target, noise, make_torch, sign, clip):
     traj = {n: [] for n in params}
     for t in range(STEPS):
         for n, p in params.items():
-            p.grad = sign * CURVATURE * (p.detach() - targets[n]) + noises[n][t]
+            grad = sign * CURVATURE * (p.detach() - targets[n]) + noises[n][t]
+            if sparse:  # rows whose noise was masked out get no gradient at all
+                rows = noises[n][t].reshape(noises[n][t].shape[0], -1).ne(0).any(dim=1)
+                grad = (grad * rows.reshape((-1,) + (1,) * (grad.dim() - 1))).to_sparse(sparse_dim=1)
+            p.grad = grad
         if clip is not None:
             kind, value = clip
             if kind == "norm":
@@ -95,10 +109,12 @@ def _torch_trajectory(dtype, init, target, noise, make_torch, sign, clip):
             scheduler.step()
         for n, p in params.items():
             traj[n].append(p.detach().numpy().copy())
-    return {n: np.stack(v) for n, v in traj.items()}
+    final_state = {n: {k: (v.detach().numpy().copy() if torch.is_tensor(v) else v)
+                       for k, v in opt.state[p].items()} for n, p in params.items()}
+    return {n: np.stack(v) for n, v in traj.items()}, final_state
 
 
-def _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip):
+def _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip, sparse=False):
     tx = make_fnet()
     if clip is not None:
         kind, value = clip
@@ -106,9 +122,14 @@ def _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip):
     params = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in init.items()})
     targets = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in target.items()})
 
+    def row_mask(nz):
+        return jnp.any(nz.reshape(nz.shape[0], -1) != 0, axis=1).reshape((-1,) + (1,) * (nz.ndim - 1))
+
     @jax.jit  # one optimizer step; compiles faster than a lax.scan over all of them
     def step(p, state, noise_t):
         grads = jax.tree.map(lambda p, tg, nz: sign * CURVATURE * (p - tg) + nz, p, targets, noise_t)
+        if sparse:
+            grads = jax.tree.map(lambda g, nz: g * row_mask(nz), grads, noise_t)
         updates, state = tx.update(grads, state, p)
         return optax.apply_updates(p, updates), state
 
@@ -118,7 +139,7 @@ def _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip):
         params, state = step(params, state, _tree.unflatten({n: v[t].astype(dtype) for n, v in noise.items()}))
         for n, v in _tree.flatten(params).items():
             traj[n].append(v)
-    return {n: np.stack([np.asarray(x) for x in v]) for n, v in traj.items()}
+    return {n: np.stack([np.asarray(x) for x in v]) for n, v in traj.items()}, state
 
 
 DECOUPLED_NOTE = (
@@ -130,7 +151,10 @@ DECOUPLED_NOTE = (
 
 def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformation],
                     make_torch: Callable[[dict], Any], covers, *, maximize: bool = False,
-                    clip: tuple[str, float] | None = None, decoupled: bool = False) -> ParityCase:
+                    clip: tuple[str, float] | None = None, decoupled: bool = False,
+                    shapes: dict[str, tuple[int, ...]] | None = None, sparse: bool = False,
+                    state_fields: dict[str, str] | None = None, tol: dict[str, tuple[float, float]] | None = None,
+                    note: str = "") -> ParityCase:
     """Registers a 100-step trajectory comparison.
 
     Args:
@@ -141,6 +165,12 @@ def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformat
             (torch's ``clip_grad_*_``; fnet's transform first in the chain).
         decoupled: the config uses decoupled weight decay (float32 tolerance 1e-5, see
             ``DECOUPLED_NOTE``).
+        shapes: parameter names and shapes (default ``SHAPES``).
+        sparse: torch receives sparse gradients (rows dropped at random each step, see
+            :func:`_draw`), fnet the same gradients dense with those rows zero.
+        state_fields: ``{torch state key: fnet state field}`` compared after the last
+            step (``optax.tree.get(opt_state, field)`` against ``optimizer.state[p][key]``).
+        tol: ``{dtype: (rtol, atol)}`` overrides (with ``note`` saying why).
 
     In float32 the case also runs torch in float64 and checks that fnet's float32
     trajectory is at least about as close to it as torch's float32 one (within 2x), so a
@@ -148,33 +178,42 @@ def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformat
     """
     seed = case_seed(name)
     sign = -1.0 if maximize else 1.0
+    names = list(SHAPES if shapes is None else shapes)
 
     def make_torch_pair(params):
         out = make_torch(params)
         return out if isinstance(out, tuple) else (out, None)
 
     def run(dtype: str) -> Report:
-        init, target, noise = _draw(seed)
+        init, target, noise = _draw(seed, shapes, sparse)
         rtol, atol = (1e-5, 1e-5) if (decoupled and dtype == "float32") else TRAJ_TOL[dtype]
+        if tol and dtype in tol:
+            rtol, atol = tol[dtype]
         with precision(dtype), _torch_default_dtype(dtype):
-            want = _torch_trajectory(dtype, init, target, noise, make_torch_pair, sign, clip)
-            got = _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip)
-        diffs = [diff("output", f"trajectory {n} ({STEPS} steps)", got[n], want[n], rtol, atol) for n in SHAPES]
+            want, want_state = _torch_trajectory(dtype, init, target, noise, make_torch_pair, sign, clip, sparse)
+            got, got_state = _fnet_trajectory(dtype, init, target, noise, make_fnet, sign, clip, sparse)
+        diffs = [diff("output", f"trajectory {n} ({STEPS} steps)", got[n], want[n], rtol, atol) for n in names]
+        for torch_key, field in (state_fields or {}).items():
+            flat = _tree.flatten(optax.tree.get(got_state, field))
+            for n in names:
+                diffs.append(diff("state", f"{torch_key} of {n} after {STEPS} steps", np.asarray(flat[n]),
+                                  want_state[n][torch_key], rtol, atol))
         if dtype == "float32":
             with precision("float64"), _torch_default_dtype("float64"):
-                truth = _torch_trajectory("float64", init, target, noise, make_torch_pair, sign, clip)
-            f_err = max(float(np.abs(got[n] - truth[n]).max()) for n in SHAPES)
-            t_err = max(float(np.abs(want[n] - truth[n]).max()) for n in SHAPES)
+                truth, _ = _torch_trajectory("float64", init, target, noise, make_torch_pair, sign, clip, sparse)
+            f_err = max(float(np.abs(got[n] - truth[n]).max()) for n in names)
+            t_err = max(float(np.abs(want[n] - truth[n]).max()) for n in names)
             diffs.append(Diff("output", "float32 accuracy vs float64 trajectory", f_err, 0.0,
                               f_err <= 2.0 * t_err + 1e-7, f"fnet {f_err:.2e}, torch {t_err:.2e}"))
-        moved = max(float(np.abs(want[n][-1] - init[n]).max()) for n in SHAPES)
+        moved = max(float(np.abs(want[n][-1] - init[n]).max()) for n in names)
         diffs.append(Diff("output", "parameters moved", 0.0, 0.0, moved > 1e-3,
                           f"max |p_100 - p_0| = {moved:.3g}"))
-        dtypes_ok = all(got[n].dtype == np.dtype(dtype) for n in SHAPES)
-        diffs.append(Diff("output", "dtype kept", 0.0, 0.0, dtypes_ok, str({got[n].dtype for n in SHAPES})))
+        dtypes_ok = all(got[n].dtype == np.dtype(dtype) for n in names)
+        diffs.append(Diff("output", "dtype kept", 0.0, 0.0, dtypes_ok, str({got[n].dtype for n in names})))
         return Report(name, dtype, diffs)
 
-    return register(ParityCase(name, FAMILY, tuple(covers), run, note=DECOUPLED_NOTE if decoupled else ""))
+    notes = " ".join(x for x in (DECOUPLED_NOTE if decoupled else "", note) if x)
+    return register(ParityCase(name, FAMILY, tuple(covers), run, note=notes))
 
 
 def _t(cls_name: str, **kwargs):
@@ -192,14 +231,15 @@ def _fmt(kwargs: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in kwargs.items()) or "defaults"
 
 
-def optimizer_grid(cls_name: str, configs: list[dict]) -> None:
+def optimizer_grid(cls_name: str, configs: list[dict], **options) -> None:
+    """One trajectory case per config; ``options`` go to :func:`trajectory_case`."""
     for kwargs in configs:
         fnet_cls = getattr(optim, cls_name)
         wd = kwargs.get("weight_decay", 1e-2 if cls_name == "AdamW" else 0.0)
         decoupled = wd != 0 and (cls_name == "AdamW" or kwargs.get("decoupled_weight_decay", False))
         trajectory_case(f"optim.{cls_name}[{_fmt(kwargs)}]", lambda fnet_cls=fnet_cls, kwargs=kwargs: fnet_cls(**kwargs),
                         _t(cls_name, **kwargs), [f"optim.{cls_name}"], maximize=kwargs.get("maximize", False),
-                        decoupled=decoupled)
+                        decoupled=decoupled, **options)
 
 
 optimizer_grid("SGD", [
@@ -263,6 +303,20 @@ optimizer_grid("RAdam", [
     {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True},
     {"lr": 1e-2, "betas": (0.5, 0.9), "eps": 1e-6, "maximize": True},
 ])
+
+
+optimizer_grid("Rprop", [
+    {},
+    {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-4, 0.2)},
+    {"lr": 0.02, "maximize": True},
+], state_fields={"step_size": "step_size", "prev": "prev"})
+
+optimizer_grid("ASGD", [
+    {},  # t0=1e6: no averaging yet, ax follows the parameters
+    {"lr": 0.05, "lambd": 1e-2, "alpha": 0.6, "t0": 20},
+    {"lr": 0.05, "t0": 0, "weight_decay": 0.1},
+    {"lr": 0.1, "lambd": 1e-3, "t0": 50, "maximize": True, "weight_decay": 0.05},
+], state_fields={"ax": "ax"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -382,6 +436,12 @@ trajectory_case(
     lambda: optim.RMSprop(lr=sched.LinearLR(1e-2, start_factor=0.1, total_iters=20), momentum=0.9),
     _with_sched("RMSprop", {"lr": 1e-2, "momentum": 0.9}, "LinearLR", (), {"start_factor": 0.1, "total_iters": 20}),
     ["optim.RMSprop", "lr_scheduler.LinearLR"])
+
+trajectory_case(
+    "optim.ASGD[lr=StepLR(0.05,20,0.5),t0=30]",
+    lambda: optim.ASGD(lr=sched.StepLR(0.05, 20, 0.5), t0=30),
+    _with_sched("ASGD", {"lr": 0.05, "t0": 30}, "StepLR", (20,), {"gamma": 0.5}),
+    ["optim.ASGD", "lr_scheduler.StepLR"], state_fields={"ax": "ax"})
 
 trajectory_case(
     "optim.NAdam[lr=MultiStepLR(1e-2,[30,60])]",
