@@ -61,6 +61,19 @@ INVALID = [
     ("Rprop", {"etas": (0.5, 0.9)}, "eta"),
     ("ASGD", {"lr": -0.1}, "learning rate"),
     ("ASGD", {"weight_decay": -0.1}, "weight_decay"),
+    ("Adafactor", {"lr": -1.0}, "learning rate"),
+    ("Adafactor", {"beta2_decay": 0.5}, "beta2_decay"),
+    ("Adafactor", {"eps": (-1.0, 1e-3)}, "epsilon1"),
+    ("Adafactor", {"eps": (None, -1.0)}, "epsilon2"),
+    ("Adafactor", {"d": 0.5}, "threshold"),
+    ("Adafactor", {"weight_decay": -1.0}, "weight_decay"),
+    ("Muon", {"lr": -1.0}, "learning rate"),
+    ("Muon", {"momentum": -0.1}, "momentum"),
+    ("Muon", {"weight_decay": -0.1}, "weight_decay"),
+    ("Muon", {"adjust_lr_fn": "sqrt"}, "adjust_lr_fn"),
+    ("SparseAdam", {"lr": 0.0}, "learning rate"),
+    ("SparseAdam", {"eps": 0.0}, "epsilon"),
+    ("SparseAdam", {"betas": (1.0, 0.9)}, "index 0"),
 ]
 
 
@@ -81,7 +94,8 @@ def test_wrong_types_raise_type_error(kwargs):
         optim.Adam(**kwargs)
 
 
-OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD")
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
+              "Adafactor", "Muon", "SparseAdam")
 
 
 def test_defaults_are_torch_defaults():
@@ -112,6 +126,7 @@ ALL = {"SGD-dampening": optim.SGD(lr=0.1, momentum=0.9, dampening=0.1),
        "RMSprop": optim.RMSprop(centered=True, momentum=0.5), "Adagrad": optim.Adagrad(lr_decay=0.1),
        "Adadelta": optim.Adadelta(), "Adamax": optim.Adamax(), "NAdam": optim.NAdam(), "RAdam": optim.RAdam(),
        "Rprop": optim.Rprop(maximize=True), "ASGD": optim.ASGD(t0=0, weight_decay=0.1),
+       "Adafactor": optim.Adafactor(weight_decay=0.1, maximize=True), "SparseAdam": optim.SparseAdam(),
        "AdamW-groups-schedule": optim.AdamW(lr=sched.OneCycleLR(0.1, total_steps=10),
                                             param_groups=[{"params": "*.bias", "weight_decay": 0.0}])}
 
@@ -482,3 +497,73 @@ def test_asgd_needs_params_and_averages_after_t0():
     ax = float(optax.tree.get(state, "ax")["w"])
     assert seen == pytest.approx([-0.1, -0.2, -0.3, -0.4], rel=1e-5)
     assert ax == pytest.approx((-0.3 - 0.4) / 2, rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# Adafactor, Muon, SparseAdam
+
+
+def test_adafactor_state_is_factored_like_torch():
+    params = {"conv": jnp.ones((2, 3, 4)), "bias": jnp.ones(4), "scale": jnp.ones(())}
+    state = optim.Adafactor().init(params)
+    row, col, var = (optax.tree.get(state, k) for k in ("row_var", "col_var", "variance"))
+    assert row["conv"].shape == (2, 3, 1) and col["conv"].shape == (2, 1, 4) and var["conv"].shape == (0,)
+    assert var["bias"].shape == (4,) and row["bias"].shape == (0,) and var["scale"].shape == ()
+    u, _ = jax.jit(optim.Adafactor().update)(jax.tree.map(jnp.ones_like, params), state, params)
+    assert jax.tree.map(jnp.shape, u) == jax.tree.map(jnp.shape, params)
+    with pytest.raises(TypeError, match="pair"):
+        optim.Adafactor(eps=1e-3)
+
+
+def test_muon_takes_only_matrices_and_names_the_others():
+    opt = optim.Muon(lr=0.02)
+    with pytest.raises(ValueError, match=r"'LayerNorm\.bias' to be 2-D, got shape \(3,\)"):
+        opt.init(PARAMS)
+    with pytest.raises(ValueError, match="ns_steps"):
+        optim.Muon(ns_steps=100)
+    with pytest.raises(ValueError, match="ns_coefficients"):
+        optim.Muon(ns_coefficients=(1.0, 2.0))
+    muon_and_adamw = optax.partition(
+        {"muon": optim.Muon(lr=0.02), "adamw": optim.AdamW()},
+        lambda tree: jax.tree.map(lambda p: "muon" if p.ndim == 2 else "adamw", tree))
+    new, _ = _step(muon_and_adamw)
+    assert all(_moved(new).values())
+
+
+def test_newton_schulz_is_nearly_orthogonal_and_bfloat16():
+    from fnet.optim._muon import zeropower_via_newtonschulz
+
+    g = jax.random.normal(jax.random.key(0), (6, 16))
+    o = zeropower_via_newtonschulz(g, (3.4445, -4.775, 2.0315), 5, 1e-7)
+    assert o.dtype == jnp.bfloat16 and o.shape == (6, 16)
+    singular = np.linalg.svd(np.asarray(o, np.float32), compute_uv=False)
+    assert 0.5 < singular.min() and singular.max() < 1.5  # torch's documented S' ~ U(0.5, 1.5)
+    tall = zeropower_via_newtonschulz(g.T, (3.4445, -4.775, 2.0315), 5, 1e-7)
+    np.testing.assert_array_equal(np.asarray(tall, np.float32), np.asarray(o, np.float32).T)
+
+
+def test_newton_schulz_equals_torch_bit_for_bit_on_small_matrices():
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    from fnet.optim._muon import zeropower_via_newtonschulz
+
+    rng = np.random.default_rng(0)
+    for shape in ((5, 4), (4, 7), (16, 32)):
+        g = rng.standard_normal(shape).astype(np.float32)
+        want = _zeropower_via_newtonschulz(torch.tensor(g), (3.4445, -4.775, 2.0315), 5, 1e-7).float().numpy()
+        got = np.asarray(zeropower_via_newtonschulz(jnp.asarray(g), (3.4445, -4.775, 2.0315), 5, 1e-7), np.float32)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_sparse_adam_leaves_absent_rows_alone():
+    params = {"emb": jnp.ones((4, 3)), "bias": jnp.ones(3)}
+    grads = {"emb": jnp.array([[0.0, 0.0, 0.0], [1.0, 0.0, -2.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]),
+             "bias": jnp.array([0.0, 1.0, 0.0])}
+    opt = optim.SparseAdam(lr=0.1)
+    state = opt.init(params)
+    u, state = opt.update(grads, state, params)
+    assert np.all(u["emb"][0] == 0) and np.all(u["emb"][2] == 0)
+    # a present row moves entirely, its zero entry too (its moments decay, as torch's)
+    np.testing.assert_allclose(u["emb"][1], [-0.1, 0.0, 0.1], atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(u["bias"]) != 0, [False, True, False])
+    assert np.all(optax.tree.get(state, "exp_avg")["emb"][0] == 0)

@@ -154,7 +154,7 @@ def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformat
                     clip: tuple[str, float] | None = None, decoupled: bool = False,
                     shapes: dict[str, tuple[int, ...]] | None = None, sparse: bool = False,
                     state_fields: dict[str, str] | None = None, tol: dict[str, tuple[float, float]] | None = None,
-                    note: str = "") -> ParityCase:
+                    note: str = "", dtypes: tuple[str, ...] = ("float32", "float64")) -> ParityCase:
     """Registers a 100-step trajectory comparison.
 
     Args:
@@ -171,6 +171,7 @@ def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformat
         state_fields: ``{torch state key: fnet state field}`` compared after the last
             step (``optax.tree.get(opt_state, field)`` against ``optimizer.state[p][key]``).
         tol: ``{dtype: (rtol, atol)}`` overrides (with ``note`` saying why).
+        dtypes: the dtypes compared (a case limited to one says why in ``note``).
 
     In float32 the case also runs torch in float64 and checks that fnet's float32
     trajectory is at least about as close to it as torch's float32 one (within 2x), so a
@@ -195,7 +196,7 @@ def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformat
         diffs = [diff("output", f"trajectory {n} ({STEPS} steps)", got[n], want[n], rtol, atol) for n in names]
         for torch_key, field in (state_fields or {}).items():
             flat = _tree.flatten(optax.tree.get(got_state, field))
-            for n in names:
+            for n in (n for n in names if torch_key in want_state[n]):  # Adafactor: per-shape keys
                 diffs.append(diff("state", f"{torch_key} of {n} after {STEPS} steps", np.asarray(flat[n]),
                                   want_state[n][torch_key], rtol, atol))
         if dtype == "float32":
@@ -213,7 +214,7 @@ def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformat
         return Report(name, dtype, diffs)
 
     notes = " ".join(x for x in (DECOUPLED_NOTE if decoupled else "", note) if x)
-    return register(ParityCase(name, FAMILY, tuple(covers), run, note=notes))
+    return register(ParityCase(name, FAMILY, tuple(covers), run, dtypes=tuple(dtypes), note=notes))
 
 
 def _t(cls_name: str, **kwargs):
@@ -317,6 +318,44 @@ optimizer_grid("ASGD", [
     {"lr": 0.05, "t0": 0, "weight_decay": 0.1},
     {"lr": 0.1, "lambd": 1e-3, "t0": 50, "maximize": True, "weight_decay": 0.05},
 ], state_fields={"ax": "ax"})
+
+# A 3-D parameter too: torch factors the last two dimensions of every tensor with >= 2.
+ADAFACTOR_SHAPES = {**SHAPES, "conv.weight": (3, 4, 2)}
+optimizer_grid("Adafactor", [
+    {},
+    {"lr": 0.05, "weight_decay": 0.1},
+    {"lr": 0.05, "beta2_decay": -0.5, "eps": (1e-20, 1e-2), "d": 2.0},
+    {"lr": 0.02, "maximize": True, "eps": (1e-6, 1e-3)},
+], shapes=ADAFACTOR_SHAPES, state_fields={"row_var": "row_var", "col_var": "col_var"})
+trajectory_case(
+    "optim.Adafactor[vectors: variance state]", lambda: optim.Adafactor(lr=0.05), _t("Adafactor", lr=0.05),
+    ["optim.Adafactor"], shapes={"fc.bias": (5,), "norm.weight": (7,)}, state_fields={"variance": "variance"})
+
+# Muon takes 2-D parameters only: a wide, a tall and a square one (the tall one is
+# orthogonalised transposed, and the "original" lr ratio differs from 1 for it).
+MUON_SHAPES = {"fc1.weight": (4, 6), "fc2.weight": (6, 3), "fc3.weight": (5, 5)}
+MUON_NOTE = (
+    "free-running trajectories in float64 only: torch (and fnet) orthogonalise in bfloat16, so a 1-ulp "
+    "float32 difference in the momentum (XLA fuses multiply-adds that torch rounds twice) occasionally "
+    "rounds one bfloat16 entry the other way, a 2^-8 relative change of one update entry that the "
+    "following steps carry on; float32 is compared step by step from torch's own state instead "
+    "(the 'Muon[float32 step by step]' cases)")
+optimizer_grid("Muon", [
+    {"lr": 0.02},
+    {"lr": 0.02, "weight_decay": 0.0, "momentum": 0.9, "nesterov": False},
+    {"lr": 0.01, "adjust_lr_fn": "match_rms_adamw", "ns_steps": 3},
+    {"lr": 0.02, "ns_coefficients": (2.0, -1.5, 0.5), "eps": 1e-5, "adjust_lr_fn": "original"},
+], shapes=MUON_SHAPES, state_fields={"momentum_buffer": "momentum_buffer"}, dtypes=("float64",),
+   note=MUON_NOTE)
+
+# torch's SparseAdam takes sparse gradients only: rows dropped at random each step
+# (an embedding table and a vector), dense with zero rows on fnet's side.
+SPARSE_SHAPES = {"emb.weight": (8, 3), "fc.bias": (5,)}
+optimizer_grid("SparseAdam", [
+    {},
+    {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6},
+    {"lr": 1e-2, "maximize": True},
+], shapes=SPARSE_SHAPES, sparse=True, state_fields={"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -448,6 +487,12 @@ trajectory_case(
     lambda: optim.NAdam(lr=sched.MultiStepLR(1e-2, [30, 60])),
     _with_sched("NAdam", {"lr": 1e-2}, "MultiStepLR", ([30, 60],), {}),
     ["optim.NAdam", "lr_scheduler.MultiStepLR"])
+
+trajectory_case(
+    "optim.Adafactor[lr=CosineAnnealingLR(0.05,T_max=100),weight_decay=0.1]",
+    lambda: optim.Adafactor(lr=sched.CosineAnnealingLR(0.05, T_max=100), weight_decay=0.1),
+    _with_sched("Adafactor", {"lr": 0.05, "weight_decay": 0.1}, "CosineAnnealingLR", (100,), {}),
+    ["optim.Adafactor", "lr_scheduler.CosineAnnealingLR"])
 
 trajectory_case(
     "optim.RAdam[lr=PolynomialLR(1e-2,total_iters=80,power=2)]",
