@@ -95,7 +95,7 @@ def test_wrong_types_raise_type_error(kwargs):
 
 
 OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
-              "Adafactor", "Muon", "SparseAdam")
+              "Adafactor", "Muon", "SparseAdam", "LBFGS")
 
 
 def test_defaults_are_torch_defaults():
@@ -567,3 +567,69 @@ def test_sparse_adam_leaves_absent_rows_alone():
     np.testing.assert_allclose(u["emb"][1], [-0.1, 0.0, 0.1], atol=1e-6)
     np.testing.assert_array_equal(np.asarray(u["bias"]) != 0, [False, True, False])
     assert np.all(optax.tree.get(state, "exp_avg")["emb"][0] == 0)
+
+
+# ---------------------------------------------------------------------------------------
+# LBFGS
+
+
+def _quadratic(p):
+    return jnp.sum((p["w"] - jnp.arange(3.0)) ** 2) + 0.5 * jnp.sum(p["b"] ** 2)
+
+
+LBFGS_PARAMS = {"w": jnp.zeros(3), "b": jnp.ones(2)}
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"lr": -1.0}, ValueError, "learning rate"),
+    ({"lr": sched.StepLR(1.0, 2)}, TypeError, "schedule"),
+    ({"max_iter": 0}, ValueError, "max_iter"),
+    ({"max_eval": 0}, ValueError, "max_eval"),
+    ({"history_size": 0}, ValueError, "history_size"),
+    ({"history_size": 2.5}, TypeError, "history_size"),
+    ({"tolerance_grad": -1.0}, ValueError, "tolerance_grad"),
+    ({"line_search_fn": "armijo"}, ValueError, "strong_wolfe"),
+])
+def test_lbfgs_refusals(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        optim.LBFGS(**kwargs)
+
+
+def test_lbfgs_refuses_bad_trees_and_states():
+    opt = optim.LBFGS()
+    with pytest.raises(ValueError, match="at least one parameter"):
+        opt.init({})
+    with pytest.raises(TypeError, match="one floating dtype"):
+        opt.init({"a": jnp.zeros(2), "b": jnp.zeros(2, jnp.int32)})
+    with pytest.raises(TypeError, match="LBFGS.init"):
+        opt.step(_quadratic, LBFGS_PARAMS, {"d": 0})
+    with pytest.raises(ValueError, match="made for 5 float32 parameters, got 3"):
+        opt.step(lambda p: jnp.sum(p["w"] ** 2), {"w": jnp.zeros(3)}, opt.init(LBFGS_PARAMS))
+    with pytest.raises(TypeError, match="function"):
+        opt.step("loss", LBFGS_PARAMS, opt.init(LBFGS_PARAMS))
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_minimises_and_works_inside_jit(line_search_fn):
+    opt = optim.LBFGS(line_search_fn=line_search_fn, history_size=5, tolerance_grad=1e-4)
+    state = opt.init(LBFGS_PARAMS)
+    params, state, loss0 = opt.step(_quadratic, LBFGS_PARAMS, state)
+    assert float(loss0) == pytest.approx(float(_quadratic(LBFGS_PARAMS)))
+    np.testing.assert_allclose(params["w"], [0.0, 1.0, 2.0], atol=1e-4)
+    np.testing.assert_allclose(params["b"], 0.0, atol=1e-4)
+    jitted = jax.jit(lambda p, s: opt.step(_quadratic, p, s))
+    p2, s2, l2 = jitted(LBFGS_PARAMS, opt.init(LBFGS_PARAMS))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), p2, params)
+    assert int(s2.func_evals) == int(state.func_evals) and int(s2.n_iter) == int(state.n_iter)
+    # converged: the next step evaluates once and returns (torch's opt_cond at entry)
+    _, s3, _ = opt.step(_quadratic, params, state)
+    assert int(s3.func_evals) == int(state.func_evals) + 1 and int(s3.n_iter) == int(state.n_iter)
+
+
+def test_lbfgs_keeps_history_size_pairs_oldest_dropped():
+    opt = optim.LBFGS(max_iter=1, history_size=2)
+    params, state = {"w": jnp.array([3.0, -2.0, 1.0])}, opt.init({"w": jnp.zeros(3)})
+    loss = lambda p: jnp.sum(jnp.cosh(p["w"]) * jnp.arange(1.0, 4.0))  # noqa: E731
+    for _ in range(5):
+        params, state, _ = opt.step(loss, params, state)
+    assert state.old_dirs.shape == (2, 3) and int(state.num_old) == 2 and int(state.n_iter) == 5

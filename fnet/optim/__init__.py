@@ -23,11 +23,12 @@ from ._adagrad import Adagrad
 from ._adam import Adam, Adamax, AdamW, NAdam, RAdam
 from ._asgd import ASGD
 from ._clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, clip_grad_value_
+from ._lbfgs import LBFGS
 from ._muon import Muon
 from ._rmsprop import RMSprop
 from ._rprop import Rprop
 from ._sgd import SGD
 from ._sparse_adam import SparseAdam
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "Adafactor", "Muon", "SparseAdam",
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "Adafactor", "Muon", "SparseAdam", "LBFGS",
            "clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value", "lr_scheduler"]

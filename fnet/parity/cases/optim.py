@@ -700,3 +700,144 @@ for args in ((10, 100), (0, 120), (30, 60)):
                   lambda args=args: sched.get_linear_schedule_with_warmup(0.1, *args),
                   _hf("get_linear_schedule_with_warmup", *args), 0.1,
                   ["lr_scheduler.get_linear_schedule_with_warmup"])
+
+
+# ---------------------------------------------------------------------------------------
+# LBFGS: 50 torch step(closure) calls against 50 fnet step(fun) calls on the same problem
+
+
+def _lbfgs_problems():
+    """``name -> (shapes, torch_loss(params), jax_loss(params), init(rng))`` on fixed data."""
+    import torch
+
+    rng = np.random.default_rng(1234)
+    x = rng.standard_normal((32, 4))
+    labels = rng.integers(0, 3, 32)
+    y = np.sin(x @ rng.standard_normal(4))[:, None]
+
+    def softmax_t(p):
+        xt = torch.tensor(x, dtype=p["fc.weight"].dtype)
+        logits = xt @ p["fc.weight"].T + p["fc.bias"]
+        return (torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+                + 0.05 * (p["fc.weight"] ** 2).sum())
+
+    def softmax_j(p):
+        logits = jnp.asarray(x, p["fc"]["weight"].dtype) @ p["fc"]["weight"].T + p["fc"]["bias"]
+        logp = jax.nn.log_softmax(logits, axis=-1)
+        return -jnp.mean(jnp.take_along_axis(logp, jnp.asarray(labels)[:, None], axis=1)) \
+            + 0.05 * jnp.sum(p["fc"]["weight"] ** 2)
+
+    def mlp_t(p):
+        xt = torch.tensor(x, dtype=p["0.weight"].dtype)
+        h = torch.tanh(xt @ p["0.weight"].T + p["0.bias"])
+        return ((h @ p["2.weight"].T + p["2.bias"] - torch.tensor(y, dtype=h.dtype)) ** 2).mean()
+
+    def mlp_j(p):
+        h = jnp.tanh(jnp.asarray(x, p["0"]["weight"].dtype) @ p["0"]["weight"].T + p["0"]["bias"])
+        return jnp.mean((h @ p["2"]["weight"].T + p["2"]["bias"] - jnp.asarray(y, h.dtype)) ** 2)
+
+    def rosen_t(p):
+        v = torch.cat([p["x"], p["y"]])
+        return torch.sum(100 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2)
+
+    def rosen_j(p):
+        v = jnp.concatenate([p["x"], p["y"]])
+        return jnp.sum(100 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2)
+
+    return {"softmax regression": ({"fc.weight": (3, 4), "fc.bias": (3,)}, softmax_t, softmax_j, 0.1),
+            "tanh MLP": ({"0.weight": (5, 4), "0.bias": (5,), "2.weight": (1, 5), "2.bias": (1,)}, mlp_t, mlp_j, 0.5),
+            "Rosenbrock": ({"x": (3,), "y": (2,)}, rosen_t, rosen_j, 0.5)}
+
+
+LBFGS_STEPS = 50
+LBFGS_CHAOS_NOTE = (
+    "float64 only, trajectory tolerance 1e-6: L-BFGS on a nonconvex problem amplifies the 1e-16 "
+    "differences of any two summation orders exponentially along the run; the case reruns torch with its "
+    "parameters in reverse order (the 'torch vs itself' row) and measures {spread}, against fnet's {fnet} "
+    "from torch. In float32 the same effect reaches 1e-2, for torch against itself too")
+
+
+def _torch_lbfgs(dtype, init, loss_t, kwargs, order):
+    import torch
+
+    tparams = {n: torch.nn.Parameter(torch.tensor(v, dtype=getattr(torch, dtype))) for n, v in init.items()}
+    topt = torch.optim.LBFGS([tparams[n] for n in order], **kwargs)
+    traj, losses, counts = {n: [] for n in init}, [], []
+
+    def closure():
+        topt.zero_grad()
+        loss = loss_t(tparams)
+        loss.backward()
+        return loss
+
+    for _ in range(LBFGS_STEPS):
+        losses.append(float(topt.step(closure).detach()))
+        tstate = topt.state[tparams[order[0]]]
+        counts.append((tstate["func_evals"], tstate["n_iter"]))
+        for n in init:
+            traj[n].append(tparams[n].detach().numpy().copy())
+    return {n: np.stack(v) for n, v in traj.items()}, np.array(losses), counts
+
+
+def lbfgs_case(problem: str, kwargs: dict, *, chaotic: bool = False) -> ParityCase:
+    """Registers 50 ``step`` calls of fnet's LBFGS against torch's on one of :func:`_lbfgs_problems`.
+
+    Compared after every step: the parameters, the loss ``step`` returns, and the
+    counters ``func_evals``/``n_iter`` (equal counts mean the same iterations, line-search
+    evaluations and stopping decisions). ``chaotic`` problems run in float64 only, with
+    ``LBFGS_CHAOS_NOTE``'s tolerance.
+    """
+    name = f"optim.LBFGS[{problem},{_fmt(kwargs)}]"
+    seed = case_seed(name)
+
+    def run(dtype: str) -> Report:
+        shapes, loss_t, loss_j, scale = _lbfgs_problems()[problem]
+        rng = np.random.default_rng(seed)
+        init = {n: scale * rng.standard_normal(s) - (1.0 if problem == "Rosenbrock" else 0.0)
+                for n, s in shapes.items()}
+        rtol, atol = (1e-6, 1e-6) if chaotic else TRAJ_TOL[dtype]
+        with precision(dtype), _torch_default_dtype(dtype):
+            want, want_loss, want_counts = _torch_lbfgs(dtype, init, loss_t, kwargs, list(init))
+            jopt = optim.LBFGS(**kwargs)
+            params = _tree.unflatten({n: jnp.asarray(v, dtype) for n, v in init.items()})
+            state = jopt.init(params)
+            got, got_loss, got_counts = {n: [] for n in init}, [], []
+            for _ in range(LBFGS_STEPS):
+                params, state, loss = jopt.step(loss_j, params, state)
+                got_loss.append(float(loss))
+                got_counts.append((int(state.func_evals), int(state.n_iter)))
+                for n, v in _tree.flatten(params).items():
+                    got[n].append(np.asarray(v))
+            if chaotic:
+                again, _, _ = _torch_lbfgs(dtype, init, loss_t, kwargs, list(reversed(list(init))))
+        diffs = [diff("output", f"trajectory {n} ({LBFGS_STEPS} steps)", np.stack(got[n]), want[n], rtol, atol)
+                 for n in init]
+        diffs.append(diff("output", "loss returned by each step", np.array(got_loss), want_loss, rtol, atol))
+        diffs.append(Diff("state", "func_evals, n_iter after each step", 0.0, 0.0, got_counts == want_counts,
+                          f"final {got_counts[-1]} vs torch {want_counts[-1]}"))
+        if chaotic:
+            spread = max(float(np.abs(again[n] - want[n]).max()) for n in init)
+            diffs.append(Diff("output", "torch vs itself, parameters reversed", spread, 0.0, True,
+                              "for reference: the rounding chaos of this problem"))
+        moved = max(float(np.abs(want[n][-1] - init[n]).max()) for n in init)
+        diffs.append(Diff("output", "parameters moved", 0.0, 0.0, moved > 1e-3, f"max |p_end - p_0| = {moved:.3g}"))
+        return Report(name, dtype, diffs)
+
+    dtypes = ("float64",) if chaotic else ("float32", "float64")
+    note = LBFGS_CHAOS_NOTE.format(**LBFGS_MEASURED[problem]) if chaotic else ""
+    return register(ParityCase(name, FAMILY, ("optim.LBFGS",), run, dtypes=dtypes, note=note))
+
+
+# measured with `python -m fnet.parity -k LBFGS -v` (the 'torch vs itself' row and the trajectory rows)
+LBFGS_MEASURED = {"tanh MLP": {"spread": "1.9e-9 (fixed steps) and 1.4e-8 (strong Wolfe)",
+                               "fnet": "2.0e-9 and 2.0e-8"},
+                  "Rosenbrock": {"spread": "5e-12", "fnet": "1.0e-10"}}
+
+lbfgs_case("softmax regression", {"max_iter": 2, "history_size": 10})
+lbfgs_case("softmax regression", {"max_iter": 3, "history_size": 4, "line_search_fn": "strong_wolfe"})
+lbfgs_case("softmax regression", {"lr": 0.5, "max_iter": 3, "max_eval": 4, "history_size": 3, "tolerance_grad": 1e-3,
+                                  "line_search_fn": "strong_wolfe"})
+lbfgs_case("softmax regression", {"lr": 0.3, "max_iter": 3, "history_size": 2, "tolerance_grad": 1e-3})
+lbfgs_case("tanh MLP", {"max_iter": 2, "history_size": 10}, chaotic=True)
+lbfgs_case("tanh MLP", {"max_iter": 3, "history_size": 4, "line_search_fn": "strong_wolfe"}, chaotic=True)
+lbfgs_case("Rosenbrock", {"max_iter": 3, "history_size": 5, "line_search_fn": "strong_wolfe"}, chaotic=True)
