@@ -387,7 +387,10 @@ SCHEDULES = [sched.StepLR(0.1, 3), sched.MultiStepLR(0.1, [2, 5]), sched.Constan
              sched.LambdaLR(0.1, lambda e: 0.9 ** e),
              sched.SequentialLR([sched.LinearLR(0.1), sched.ExponentialLR(0.1, 0.9)], [4]),
              sched.OneCycleLR(0.1, total_steps=10), sched.get_cosine_schedule_with_warmup(0.1, 2, 10),
-             sched.get_linear_schedule_with_warmup(0.1, 2, 10)]
+             sched.get_linear_schedule_with_warmup(0.1, 2, 10),
+             sched.MultiplicativeLR(0.1, lambda e: 0.9), sched.CyclicLR(0.01, 0.1, 3, mode="triangular2"),
+             sched.CosineAnnealingWarmRestarts(0.1, 2, T_mult=2),
+             sched.ChainedScheduler([sched.StepLR(0.1, 3), sched.LinearLR(0.1)])]
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=[f"{type(s).__name__}{i}" for i, s in enumerate(SCHEDULES)])
@@ -633,3 +636,89 @@ def test_lbfgs_keeps_history_size_pairs_oldest_dropped():
     for _ in range(5):
         params, state, _ = opt.step(loss, params, state)
     assert state.old_dirs.shape == (2, 3) and int(state.num_old) == 2 and int(state.n_iter) == 5
+
+
+# ---------------------------------------------------------------------------------------
+# MultiplicativeLR, ChainedScheduler, CyclicLR, CosineAnnealingWarmRestarts, ReduceLROnPlateau
+
+
+@pytest.mark.parametrize("make,error,words", [
+    (lambda: sched.MultiplicativeLR(0.1, 0.9), TypeError, "lr_lambda"),
+    (lambda: sched.ChainedScheduler([]), ValueError, "at least one"),
+    (lambda: sched.ChainedScheduler([sched.StepLR(0.1, 3), sched.LambdaLR(0.1, lambda e: 1.0)]), TypeError,
+     r"schedulers\[1\].*LambdaLR"),
+    (lambda: sched.ChainedScheduler([sched.StepLR(0.1, 3), sched.ExponentialLR(0.2, 0.9)]), ValueError, "same lr"),
+    (lambda: sched.CyclicLR(0.01, 0.1, step_size_up=0), ValueError, "step_size_up"),
+    (lambda: sched.CyclicLR(0.01, 0.1, step_size_down=-2), ValueError, "step_size_down"),
+    (lambda: sched.CyclicLR(0.01, 0.1, mode="sawtooth"), ValueError, "mode is invalid"),
+    (lambda: sched.CyclicLR(0.01, 0.1, scale_fn=lambda x: 1.0, scale_mode="epochs"), ValueError, "scale_mode"),
+    (lambda: sched.CyclicLR("0.01", 0.1), TypeError, "base_lr"),
+    (lambda: sched.CosineAnnealingWarmRestarts(0.1, 0), ValueError, "T_0"),
+    (lambda: sched.CosineAnnealingWarmRestarts(0.1, 5, T_mult=0), ValueError, "T_mult"),
+    (lambda: sched.CosineAnnealingWarmRestarts(0.1, 5, eta_min="0"), TypeError, "eta_min"),
+    (lambda: sched.ReduceLROnPlateau(0.1, factor=1.0), ValueError, "factor"),
+    (lambda: sched.ReduceLROnPlateau(0.1, mode="maximum"), ValueError, "mode"),
+    (lambda: sched.ReduceLROnPlateau(0.1, threshold_mode="relative"), ValueError, "threshold_mode"),
+    (lambda: sched.ReduceLROnPlateau(0.1, patience=-1), ValueError, "patience"),
+    (lambda: sched.ReduceLROnPlateau(0.1, min_lr=[0.0, 0.1]), TypeError, "one number"),
+])
+def test_new_schedule_refusals(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_torch_refuses_the_same_scheduler_arguments():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 0)
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, mode="sawtooth")
+
+
+def test_cyclic_momentum_needs_cycle_momentum_and_multiplicative_traced_steps():
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        sched.CyclicLR(0.01, 0.1, cycle_momentum=False).momentum(0)
+    clr = sched.CyclicLR(0.01, 0.1, step_size_up=4)
+    assert float(clr.momentum(0)) == pytest.approx(0.9) and float(clr.momentum(4)) == pytest.approx(0.8)
+    m = sched.MultiplicativeLR(1.0, lambda e: 1.0 - 0.01 * e)
+    jitted = jax.jit(m)
+    for step in (0, 1, 7):
+        assert float(jitted(jnp.int32(step))) == pytest.approx(float(m(step)), rel=1e-6)
+
+
+def test_reduce_on_plateau_state_machine():
+    s = sched.ReduceLROnPlateau(1.0, patience=1, cooldown=1, factor=0.5, min_lr=0.2)
+    state = s.init()
+    assert state == sched.PlateauState(1.0, math.inf, 0, 0, 0)
+    lrs = []
+    for metric in [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]:
+        state = s.step(state, metric)
+        lrs.append(state.lr)
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]  # patience 1, one epoch of cooldown
+    for _ in range(4):
+        state = s.step(state, 1.0)
+    assert state.lr == 0.2  # min_lr
+    restored = sched.PlateauState(**state._asdict())
+    assert restored == state
+    with pytest.raises(TypeError, match="concrete number"):
+        jax.jit(lambda m: s.step(s.init(), m).lr)(1.0)
+    with pytest.raises(TypeError, match="state from init"):
+        s.step({"lr": 1.0}, 1.0)
+    state = s.step(s.init(), jnp.float32(0.5))  # a 0-d array counts, as torch's tensors do
+    assert state.best == 0.5
+
+
+def test_set_lr_needs_injected_hyperparameters():
+    opt = optax.inject_hyperparams(optim.SGD)(lr=0.1, momentum=0.9)
+    state = opt.init(PARAMS)
+    new = sched.set_lr(state, 0.025)
+    assert float(new.hyperparams["lr"]) == pytest.approx(0.025) and new.hyperparams["lr"].dtype == jnp.float32
+    assert float(state.hyperparams["lr"]) == pytest.approx(0.1)  # pure
+    u, _ = opt.update(GRADS, new, PARAMS)
+    np.testing.assert_allclose(u["fc"]["weight"], -0.025 * 0.5, rtol=1e-6)
+    chained = optax.chain(optim.clip_grad_norm(1.0), opt)
+    assert float(sched.set_lr(chained.init(PARAMS), 0.5)[1].hyperparams["lr"]) == 0.5
+    with pytest.raises(ValueError, match="inject_hyperparams"):
+        sched.set_lr(optim.SGD(lr=0.1).init(PARAMS), 0.01)
