@@ -722,3 +722,143 @@ def test_set_lr_needs_injected_hyperparameters():
     assert float(sched.set_lr(chained.init(PARAMS), 0.5)[1].hyperparams["lr"]) == 0.5
     with pytest.raises(ValueError, match="inject_hyperparams"):
         sched.set_lr(optim.SGD(lr=0.1).init(PARAMS), 0.01)
+
+
+def test_muon_ns_dtype():
+    with pytest.raises(TypeError, match="ns_dtype"):
+        optim.Muon(ns_dtype="int8")
+    p = {"w": jnp.ones((3, 4))}
+    g = {"w": jax.random.normal(jax.random.key(1), (3, 4))}
+    u16, _ = optim.Muon(lr=1.0, weight_decay=0.0).update(g, optim.Muon().init(p), p)
+    u32, _ = optim.Muon(lr=1.0, weight_decay=0.0, ns_dtype=None).update(g, optim.Muon().init(p), p)
+    assert u16["w"].dtype == u32["w"].dtype == jnp.float32
+    np.testing.assert_allclose(u16["w"], u32["w"], atol=0.05)  # the same orthogonalisation, bfloat16 apart
+    assert not np.array_equal(np.asarray(u16["w"]), np.asarray(u32["w"]))
+
+
+# ---------------------------------------------------------------------------------------
+# load_state_dict: torch optimizer state into fnet
+
+
+def _torch_run(cls, steps=3, named=True, groups=None, **kwargs):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.LayerNorm(2))
+    torch.manual_seed(0)
+    params = list(model.named_parameters()) if named else list(model.parameters())
+    opt = getattr(torch.optim, cls)(groups(model) if groups else params, **kwargs)
+    x = torch.randn(5, 3)
+    for _ in range(steps):
+        opt.zero_grad()
+        model(x).pow(2).sum().backward()
+        opt.step()
+    return model, opt
+
+
+def _fnet_model():
+    return nn.Sequential(nn.Linear(3, 2), nn.LayerNorm(2))
+
+
+def test_load_state_dict_fills_adam_moments_by_name():
+    tmodel, topt = _torch_run("Adam", amsgrad=True)
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    state = optim.load_state_dict(optim.Adam(amsgrad=True), topt.state_dict(), params)
+    inner = optax.tree.get(state, "exp_avg")
+    np.testing.assert_array_equal(inner["0"]["weight"], topt.state[tmodel[0].weight]["exp_avg"].numpy())
+    np.testing.assert_array_equal(optax.tree.get(state, "max_exp_avg_sq")["1"]["bias"],
+                                  topt.state[tmodel[1].bias]["max_exp_avg_sq"].numpy())
+    assert int(optax.tree.get(state, "step")) == 3
+
+
+def test_load_state_dict_numbers_parameters_from_the_model_or_names():
+    tmodel, topt = _torch_run("RMSprop", named=False, momentum=0.9, centered=True)
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    sd = topt.state_dict()
+    with pytest.raises(ValueError, match="model="):
+        optim.load_state_dict(optim.RMSprop(momentum=0.9, centered=True), sd, params)
+    by_model = optim.load_state_dict(optim.RMSprop(momentum=0.9, centered=True), sd, params, model=_fnet_model())
+    names = [n for n, _ in tmodel.named_parameters()]
+    by_names = optim.load_state_dict(optim.RMSprop(momentum=0.9, centered=True), sd, params, param_names=names)
+    jax.tree.map(np.testing.assert_array_equal, by_model, by_names)
+    np.testing.assert_array_equal(optax.tree.get(by_model, "trace")["0"]["weight"],
+                                  topt.state[tmodel[0].weight]["momentum_buffer"].numpy())
+    np.testing.assert_array_equal(optax.tree.get(by_model, "mu")["1"]["weight"],
+                                  topt.state[tmodel[1].weight]["grad_avg"].numpy())
+    with pytest.raises(ValueError, match="names 3"):
+        optim.load_state_dict(optim.RMSprop(), sd, params, param_names=names[:3])
+    with pytest.raises(ValueError, match="not in params"):
+        optim.load_state_dict(optim.RMSprop(), sd, params, param_names=["a", "b", "c", "d"])
+
+
+def test_load_state_dict_refusals():
+    tmodel, topt = _torch_run("Adam")
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    sd = topt.state_dict()
+    with pytest.raises(TypeError, match="'state' and 'param_groups'"):
+        optim.load_state_dict(optim.Adam(), tmodel.state_dict(), params)
+    with pytest.raises(ValueError, match="has no 'max_exp_avg_sq'"):
+        optim.load_state_dict(optim.Adam(amsgrad=True), sd, params)
+    small = {"0": {"weight": jnp.zeros((2, 2)), "bias": jnp.zeros(2)}, "1": params["1"]}
+    with pytest.raises(ValueError, match=r"expected shape \(2, 2\), got \(2, 3\)"):
+        optim.load_state_dict(optim.Adam(), sd, small)
+    uneven = topt.state_dict()
+    uneven["state"][0]["step"] = torch.tensor(7.0)
+    with pytest.raises(ValueError, match="different numbers of steps"):
+        optim.load_state_dict(optim.Adam(), uneven, params)
+    _, sgd = _torch_run("SGD", lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="step="):
+        optim.load_state_dict(optim.SGD(lr=sched.StepLR(0.1, 2), momentum=0.9), sgd.state_dict(), params)
+    state = optim.load_state_dict(optim.SGD(lr=sched.StepLR(0.1, 2), momentum=0.9), sgd.state_dict(), params, step=3)
+    assert int(optax.tree.get(state, "count")) == 3
+
+
+def test_load_state_dict_param_groups_and_inject_hyperparams():
+    def groups(model):
+        return [{"params": list(model[0].named_parameters())},
+                {"params": list(model[1].named_parameters()), "lr": 0.01}]
+
+    tmodel, topt = _torch_run("Adamax", groups=groups)
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    sd = topt.state_dict()
+    assert sd["param_groups"][1]["param_names"] == ["weight", "bias"]  # torch names them per submodule
+    names = [n for n, _ in tmodel.named_parameters()]
+    for group, offset in ((sd["param_groups"][0], 0), (sd["param_groups"][1], 2)):
+        group["param_names"] = names[offset:offset + 2]
+    opt = optax.inject_hyperparams(optim.Adamax)(param_groups=[{"params": "1.*", "lr": 0.01}])
+    state = optim.load_state_dict(opt, sd, params)
+    assert int(state.count) == 3
+    exp_inf = [leaf for leaf in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, optax.MaskedNode))
+               if hasattr(leaf, "shape") and leaf.shape == (2, 3)]
+    assert any(np.array_equal(np.asarray(x), topt.state[tmodel[0].weight]["exp_inf"].numpy()) for x in exp_inf)
+
+
+def test_load_state_dict_resumes_lbfgs_like_torch():
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)).double()
+    x, y = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 1, dtype=torch.float64)
+    topt = torch.optim.LBFGS(list(tmodel.named_parameters()), max_iter=3, history_size=4,
+                             line_search_fn="strong_wolfe")
+
+    def closure():
+        topt.zero_grad()
+        loss = ((tmodel(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        topt.step(closure)
+    with precision("float64"):
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+        params, _ = fnet.load_state_dict(model, tmodel.state_dict())
+        opt = optim.LBFGS(max_iter=3, history_size=4, line_search_fn="strong_wolfe")
+        state = optim.load_state_dict(opt, topt.state_dict(), params)
+        xj, yj = jnp.asarray(x.numpy()), jnp.asarray(y.numpy())
+
+        def loss_fn(p):
+            return jnp.mean((model.apply(p, {}, xj)[0] - yj) ** 2)
+
+        for _ in range(4):
+            topt.step(closure)
+            params, state, _ = opt.step(loss_fn, params, state)
+        got = fnet.state_dict(params)
+        for name, value in tmodel.state_dict().items():
+            np.testing.assert_allclose(got[name], value.numpy(), rtol=1e-9, atol=1e-11)
+        assert int(state.n_iter) == topt.state[tmodel[0].weight]["n_iter"]

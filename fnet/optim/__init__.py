@@ -29,6 +29,8 @@ from ._rmsprop import RMSprop
 from ._rprop import Rprop
 from ._sgd import SGD
 from ._sparse_adam import SparseAdam
+from ._torch_state import load_state_dict
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "Adafactor", "Muon", "SparseAdam", "LBFGS",
-           "clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value", "lr_scheduler"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
+           "Adafactor", "Muon", "SparseAdam", "LBFGS", "load_state_dict", "clip_grad_norm_", "clip_grad_value_",
+           "clip_grad_norm", "clip_grad_value", "lr_scheduler"]

@@ -30,25 +30,38 @@ def _f32(x: jax.Array) -> jax.Array:
 
 
 def zeropower_via_newtonschulz(grad: jax.Array, ns_coefficients: tuple[float, float, float], ns_steps: int,
-                               eps: float) -> jax.Array:
+                               eps: float, dtype: Any = jnp.bfloat16) -> jax.Array:
     """torch's quintic Newton-Schulz orthogonalisation, in bfloat16 as torch computes it.
 
-    torch casts the matrix to bfloat16 and runs ``X = a X + (b A + c A A) X`` with
-    ``A = X X^T`` as bfloat16 ``addmm``s: each product accumulates in float32, is combined
-    with its ``beta`` term in float32 and rounded to bfloat16 once. fnet does the same
-    (``preferred_element_type=float32``), so the result equals torch's bit for bit on
-    small matrices (large ones can differ in the last bfloat16 bit where float32
-    accumulation orders differ).
+    ``X = a X + (b A + c A A) X`` with ``A = X X^T``, ``ns_steps`` times, from ``X = G /
+    max(|G|, eps)`` (transposed when ``G`` is tall). torch casts ``G`` to bfloat16 and
+    runs bfloat16 ``addmm``s: each product accumulates in float32, is combined with its
+    ``beta`` term in float32 and rounded to bfloat16 once. fnet does the same
+    (``preferred_element_type=float32``), which equals torch bit for bit when the two
+    float32 accumulations sum in the same order; where they do not (torch's kernel and
+    XLA's can differ), an entry can round to the neighbouring bfloat16 value, and the
+    iteration carries that on, as torch's results also differ between CPUs.
 
     Args:
         grad: ``(A, B)`` matrix.
+        dtype: ``bfloat16`` (torch's arithmetic), or another floating dtype to iterate
+            in that precision (``None``: ``grad``'s dtype).
 
     Returns:
-        ``(A, B)`` bfloat16 matrix, roughly ``U V^T`` of ``grad = U S V^T``.
+        ``(A, B)`` matrix of ``dtype``, roughly ``U V^T`` of ``grad = U S V^T``.
     """
     a, b, c = ns_coefficients
-    x = _bf16(grad)
     tall = grad.shape[0] > grad.shape[1]
+    dtype = grad.dtype if dtype is None else jnp.dtype(dtype)
+    if dtype != jnp.bfloat16:
+        x = grad.astype(dtype)
+        x = x.T if tall else x
+        x = x / jnp.maximum(jnp.sqrt(jnp.sum(jnp.square(x))), eps)
+        for _ in range(ns_steps):
+            gram = x @ x.T
+            x = a * x + (b * gram + c * (gram @ gram)) @ x
+        return x.T if tall else x
+    x = _bf16(grad)
     if tall:
         x = x.T
     norm = _bf16(jnp.sqrt(jnp.sum(jnp.square(_f32(x)))))
@@ -68,7 +81,7 @@ def _adjusted_ratio(adjust_lr_fn: str | None, shape: tuple[int, ...]) -> float:
 
 
 def _torch_muon(lr: Any, weight_decay: Any, momentum: float, nesterov: bool, ns_coefficients, eps: float,
-                ns_steps: int, adjust_lr_fn: str | None, where: str) -> optax.GradientTransformation:
+                ns_steps: int, adjust_lr_fn: str | None, ns_dtype: Any, where: str) -> optax.GradientTransformation:
     def check(params):
         for path, p in jax.tree_util.tree_flatten_with_path(params)[0]:
             if p.ndim != 2:
@@ -77,34 +90,39 @@ def _torch_muon(lr: Any, weight_decay: Any, momentum: float, nesterov: bool, ns_
                                  "Give the other parameters to another optimizer (optax.partition, as torch "
                                  "users pair Muon with AdamW)")
 
+    # A step count only when the lr is a schedule (torch's Muon keeps none).
+    scheduled = callable(lr)
+
     def init_fn(params):
         check(params)
-        return optax.ScaleByScheduleState(jnp.zeros([], jnp.int32)), MuonState(optax.tree.zeros_like(params))
+        muon = MuonState(optax.tree.zeros_like(params))
+        return (optax.ScaleByScheduleState(jnp.zeros([], jnp.int32)), muon) if scheduled else (muon,)
 
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError(f"{where}: update needs the parameters: call update(grads, state, params)")
         check(params)
-        count, muon = state
-        lr_now = jnp.asarray(_base.schedule_value(lr, count.count), _base.scalar_dtype())
+        count, muon = state if scheduled else (None, state[0])
+        lr_now = jnp.asarray(lr(count.count) if scheduled else lr, _base.scalar_dtype())
 
         def leaf(p, g, buf):
             buf = _base.lerp(buf, g, 1.0 - momentum)
             direction = _base.lerp(g, buf, momentum) if nesterov else buf
-            ortho = zeropower_via_newtonschulz(direction, ns_coefficients, ns_steps, eps)
+            ortho = zeropower_via_newtonschulz(direction, ns_coefficients, ns_steps, eps, ns_dtype)
             if not _base.known_zero(weight_decay):
                 p = p * like(1.0 - lr_now * weight_decay, p)
             step = lr_now * _adjusted_ratio(adjust_lr_fn, p.shape)
             return p - like(step, p) * ortho.astype(p.dtype), buf
 
         new_params, bufs = _base.map_unzip(leaf, params, updates, muon.momentum_buffer) or (params, params)
-        new_state = (optax.ScaleByScheduleState(_base.safe_increment(count.count)), MuonState(bufs))
+        new_state = ((optax.ScaleByScheduleState(_base.safe_increment(count.count)), MuonState(bufs)) if scheduled
+                     else (MuonState(bufs),))
         return _base.updates_to(new_params, params), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def _muon(where: str, lr, weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn):
+def _muon(where: str, lr, weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn, ns_dtype):
     lr = _base.check_lr(where, lr)
     weight_decay = _base.check_nonneg(where, "weight_decay", weight_decay)
     momentum = _base.check_real(where, "momentum", momentum)
@@ -123,12 +141,19 @@ def _muon(where: str, lr, weight_decay, momentum, nesterov, ns_coefficients, eps
     if adjust_lr_fn not in _ADJUST:
         raise ValueError(f"{where}: unsupported adjust_lr_fn: expected None, 'original' or 'match_rms_adamw', "
                          f"got {adjust_lr_fn!r}")
-    return _torch_muon(lr, weight_decay, momentum, nesterov, coefficients, eps, ns_steps, adjust_lr_fn, where)
+    if ns_dtype is not None:
+        try:
+            floating = jnp.issubdtype(jnp.dtype(ns_dtype), jnp.floating)
+        except TypeError:
+            floating = False
+        if not floating:
+            raise TypeError(f"{where}: expected ns_dtype to be a floating dtype or None, got {ns_dtype!r}")
+    return _torch_muon(lr, weight_decay, momentum, nesterov, coefficients, eps, ns_steps, adjust_lr_fn, ns_dtype, where)
 
 
 def Muon(lr: _base.ScalarOrSchedule = 1e-3, weight_decay: float = 0.1, momentum: float = 0.95,
          nesterov: bool = True, ns_coefficients: tuple[float, float, float] = (3.4445, -4.775, 2.0315),
-         eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: str | None = None, *,
+         eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: str | None = None, *, ns_dtype: Any = jnp.bfloat16,
          param_groups: Sequence[dict[str, Any]] | None = None) -> optax.GradientTransformation:
     """Muon (momentum + Newton-Schulz orthogonalisation) for 2-D weights, torch's update rule.
 
@@ -143,7 +168,8 @@ def Muon(lr: _base.ScalarOrSchedule = 1e-3, weight_decay: float = 0.1, momentum:
 
     Like torch, the orthogonalisation runs in bfloat16 whatever the parameter dtype
     (see :func:`zeropower_via_newtonschulz`), so a float64 run carries bfloat16-sized
-    steps; only 2-D parameters are accepted (``init`` names any other). Pair it with
+    steps; ``ns_dtype`` (an fnet extension) iterates in another precision. Only 2-D
+    parameters are accepted (``init`` names any other). Pair it with
     another optimizer for biases and norms, e.g.
     ``optax.partition({"muon": Muon(...), "adamw": AdamW(...)}, lambda t: jax.tree.map(
     lambda p: "muon" if p.ndim == 2 else "adamw", t))``.
@@ -157,15 +183,19 @@ def Muon(lr: _base.ScalarOrSchedule = 1e-3, weight_decay: float = 0.1, momentum:
         eps: lower bound of the norm the matrix is divided by first.
         ns_steps: Newton-Schulz iterations (< 100).
         adjust_lr_fn: ``None``/``"original"`` or ``"match_rms_adamw"`` (see above).
+        ns_dtype: the Newton-Schulz precision: ``bfloat16`` (torch's), another floating
+            dtype, or ``None`` for the parameter's dtype.
         param_groups: per-group overrides (see :mod:`fnet.optim._groups`).
 
     Returns:
-        An ``optax.GradientTransformation`` (state: a step count and :class:`MuonState`).
+        An ``optax.GradientTransformation`` (state: :class:`MuonState`, after a step
+        count when ``lr`` is a schedule).
 
     PyTorch equivalent: ``torch.optim.Muon(params, lr=1e-3, weight_decay=0.1, momentum=0.95,
     nesterov=True, ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5,
     adjust_lr_fn=None)``.
     """
     defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-                    ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn)
+                    ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
+                    ns_dtype=ns_dtype)
     return _groups.build("Muon", _muon, defaults, param_groups)
