@@ -862,3 +862,70 @@ def test_load_state_dict_resumes_lbfgs_like_torch():
         for name, value in tmodel.state_dict().items():
             np.testing.assert_allclose(got[name], value.numpy(), rtol=1e-9, atol=1e-11)
         assert int(state.n_iter) == topt.state[tmodel[0].weight]["n_iter"]
+
+
+# ---------------------------------------------------------------------------------------
+# swa_utils
+
+
+def test_swa_utils_refusals():
+    from fnet.optim import swa_utils
+
+    model = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="at most one of avg_fn and multi_avg_fn"):
+        swa_utils.AveragedModel(model, avg_fn=swa_utils.get_swa_avg_fn(), multi_avg_fn=swa_utils.get_swa_multi_avg_fn())
+    with pytest.raises(TypeError, match="nn.Module"):
+        swa_utils.AveragedModel(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="avg_fn"):
+        swa_utils.AveragedModel(model, avg_fn=0.9)
+    for fn in (swa_utils.get_ema_avg_fn, swa_utils.get_ema_multi_avg_fn):
+        with pytest.raises(ValueError, match="decay"):
+            fn(1.5)
+        with pytest.raises(ValueError):
+            getattr(torch.optim.swa_utils, fn.__name__)(1.5)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        swa_utils.SWALR(0.1, 0.01, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="anneal_epochs"):
+        swa_utils.SWALR(0.1, 0.01, anneal_epochs=-1)
+    with pytest.raises(TypeError, match="nn.Module"):
+        swa_utils.update_bn([], torch.nn.Linear(2, 2), {}, {})
+    swa = swa_utils.AveragedModel(model)
+    params, _ = model.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="wrap"):
+        swa.update_parameters(params, {}, params, {})
+    other = {"weight": jnp.zeros((2, 2))}
+    with pytest.raises(ValueError, match="do not match"):
+        swa.update_parameters(*swa.wrap(params, {}), other, {})
+
+
+def test_averaged_model_is_a_module_with_torch_names():
+    from fnet.optim import swa_utils
+
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    swa = swa_utils.AveragedModel(model)
+    params, state = swa.init(jax.random.key(0))
+    names = set(fnet.state_dict(params, state))
+    want = set(torch.optim.swa_utils.AveragedModel(
+        torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))).state_dict())
+    assert names == want
+    assert hash(swa) == hash(swa_utils.AveragedModel(model))
+    p, s = model.init(jax.random.key(1))
+    a, b = swa.update_parameters(*swa.wrap(p, s), p, s)
+    jax.tree.map(np.testing.assert_array_equal, a["module"], p)  # the first update copies
+    assert int(b["n_averaged"]) == 1
+
+
+def test_update_bn_without_batch_norm_returns_the_state_and_leaves_the_model_alone():
+    from fnet.optim import swa_utils
+
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+    params, state = model.init(jax.random.key(0))
+    assert swa_utils.update_bn([jnp.ones((2, 3))], model, params, state) is state
+    bn = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2, momentum=0.2))
+    params, state = bn.init(jax.random.key(0))
+    new = swa_utils.update_bn([jnp.ones((4, 3)), jnp.zeros((4, 3))], bn, params, state)
+    assert bn[1].momentum == 0.2 and int(new["1"]["num_batches_tracked"]) == 2
+    # the cumulative mean of the two batches' means, whatever the module's momentum
+    h1 = bn[0].apply(params["0"], {}, jnp.ones((4, 3)))[0].mean(0)
+    h0 = bn[0].apply(params["0"], {}, jnp.zeros((4, 3)))[0].mean(0)
+    np.testing.assert_allclose(new["1"]["running_mean"], (h1 + h0) / 2, rtol=1e-6)

@@ -16,7 +16,7 @@ optimizer is composed from optax's transforms where they compute exactly torch's
 and from small transforms of its own where optax differs (each says why).
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from ._adadelta import Adadelta
 from ._adafactor import Adafactor
 from ._adagrad import Adagrad
@@ -33,4 +33,4 @@ from ._torch_state import load_state_dict
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
            "Adafactor", "Muon", "SparseAdam", "LBFGS", "load_state_dict", "clip_grad_norm_", "clip_grad_value_",
-           "clip_grad_norm", "clip_grad_value", "lr_scheduler"]
+           "clip_grad_norm", "clip_grad_value", "lr_scheduler", "swa_utils"]

@@ -1250,3 +1250,161 @@ lbfgs_case("softmax regression", {"lr": 0.3, "max_iter": 3, "history_size": 2, "
 lbfgs_case("tanh MLP", {"max_iter": 2, "history_size": 10}, chaotic=True)
 lbfgs_case("tanh MLP", {"max_iter": 3, "history_size": 4, "line_search_fn": "strong_wolfe"}, chaotic=True)
 lbfgs_case("Rosenbrock", {"max_iter": 3, "history_size": 5, "line_search_fn": "strong_wolfe"}, chaotic=True)
+
+
+# ---------------------------------------------------------------------------------------
+# swa_utils: AveragedModel (SWA / EMA), SWALR, update_bn
+
+
+def _swa_models():
+    """The same small model with a BatchNorm in torch and fnet (``Linear -> BatchNorm1d -> ReLU -> Linear``)."""
+    import torch
+
+    from fnet import nn
+
+    return (nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3)),
+            torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU(), torch.nn.Linear(6, 3)))
+
+
+SWA_UPDATES = 30
+
+
+def averaged_model_case(label: str, fnet_kwargs: Callable[[], dict], torch_kwargs: Callable[[], dict],
+                        covers) -> None:
+    """``SWA_UPDATES`` calls of ``update_parameters`` on a model whose weights and buffers change each time.
+
+    Compared after every update: the averaged model's whole state_dict (``module.*`` and
+    ``n_averaged``); at the end, its output on a batch in eval mode.
+    """
+    name = f"swa_utils.AveragedModel[{label}]"
+    seed = case_seed(name)
+
+    def run(dtype: str) -> Report:
+        import torch
+
+        from fnet import io as fio
+        from fnet.optim import swa_utils
+
+        rng = np.random.default_rng(seed)
+        with precision(dtype), _torch_default_dtype(dtype):
+            fmodel, tmodel = _swa_models()
+            tmodel = tmodel.to(getattr(torch, dtype))
+            tswa = torch.optim.swa_utils.AveragedModel(tmodel, **torch_kwargs())
+            fswa = swa_utils.AveragedModel(fmodel, **fnet_kwargs())
+            params, state = fio.load_state_dict(fmodel, tmodel.state_dict())
+            avg_params, avg_state = fswa.wrap(params, state)
+            update = jax.jit(fswa.update_parameters)
+            worst = {}
+            for i in range(SWA_UPDATES):
+                new = {k: (torch.tensor(rng.standard_normal(tuple(v.shape)), dtype=v.dtype) if v.is_floating_point()
+                           else v + int(rng.integers(1, 4))) for k, v in tmodel.state_dict().items()}
+                tmodel.load_state_dict(new)
+                tswa.update_parameters(tmodel)
+                params, state = fio.load_state_dict(fmodel, tmodel.state_dict())
+                avg_params, avg_state = update(avg_params, avg_state, params, state)
+                got = fio.state_dict(avg_params, avg_state)
+                for k, v in tswa.state_dict().items():
+                    err = float(np.abs(np.asarray(got[k], np.float64) - v.numpy().astype(np.float64)).max())
+                    worst[k] = max(worst.get(k, 0.0), err / (1.0 + float(np.abs(v.numpy()).max())))
+            x = rng.standard_normal((5, 4))
+            tswa.eval()
+            want_out = tswa(torch.tensor(x, dtype=getattr(torch, dtype))).detach().numpy()
+            got_out, _ = fswa.apply(avg_params, avg_state, jnp.asarray(x, dtype))
+        tol = TRAJ_TOL[dtype][0]
+        diffs = [Diff("state", f"{k} after each of {SWA_UPDATES} updates", worst[k], 0.0, worst[k] <= tol, "relative")
+                 for k in worst]
+        diffs.append(diff("output", "averaged model output (eval)", np.asarray(got_out), want_out, 1.3e-6 if dtype ==
+                          "float32" else 1e-12, 1e-5 if dtype == "float32" else 1e-12))
+        return Report(name, dtype, diffs)
+
+    register(ParityCase(name, FAMILY, tuple(covers), run))
+
+
+def _sw(name: str, *args):
+    return lambda: getattr(__import__("torch").optim.swa_utils, name)(*args)
+
+
+def _fw(name: str, *args):
+    from fnet.optim import swa_utils
+
+    return lambda: getattr(swa_utils, name)(*args)
+
+
+averaged_model_case("SWA (default)", lambda: {}, lambda: {}, ["swa_utils.AveragedModel", "swa_utils.get_swa_avg_fn"])
+averaged_model_case("SWA, use_buffers=True", lambda: {"use_buffers": True}, lambda: {"use_buffers": True},
+                    ["swa_utils.AveragedModel", "swa_utils.get_swa_avg_fn"])
+averaged_model_case("EMA multi_avg_fn 0.9", lambda: {"multi_avg_fn": _fw("get_ema_multi_avg_fn", 0.9)()},
+                    lambda: {"multi_avg_fn": _sw("get_ema_multi_avg_fn", 0.9)()},
+                    ["swa_utils.AveragedModel", "swa_utils.get_ema_multi_avg_fn"])
+averaged_model_case("EMA multi_avg_fn 0.99, use_buffers=True",
+                    lambda: {"multi_avg_fn": _fw("get_ema_multi_avg_fn", 0.99)(), "use_buffers": True},
+                    lambda: {"multi_avg_fn": _sw("get_ema_multi_avg_fn", 0.99)(), "use_buffers": True},
+                    ["swa_utils.AveragedModel", "swa_utils.get_ema_multi_avg_fn"])
+averaged_model_case("EMA avg_fn 0.95", lambda: {"avg_fn": _fw("get_ema_avg_fn", 0.95)()},
+                    lambda: {"avg_fn": _sw("get_ema_avg_fn", 0.95)()},
+                    ["swa_utils.AveragedModel", "swa_utils.get_ema_avg_fn"])
+averaged_model_case("SWA multi_avg_fn", lambda: {"multi_avg_fn": _fw("get_swa_multi_avg_fn")()},
+                    lambda: {"multi_avg_fn": _sw("get_swa_multi_avg_fn")()},
+                    ["swa_utils.AveragedModel", "swa_utils.get_swa_multi_avg_fn"])
+
+for kwargs in ({"anneal_epochs": 10}, {"anneal_epochs": 5, "anneal_strategy": "linear"}, {"anneal_epochs": 0},
+               {"anneal_epochs": 30, "anneal_strategy": "cos"}):
+    schedule_case(f"swa_utils.SWALR[swa_lr=0.01,{_fmt(kwargs)}]",
+                  lambda kw=kwargs: __import__("fnet.optim.swa_utils", fromlist=["SWALR"]).SWALR(0.1, 0.01, **kw),
+                  lambda opt, kw=kwargs: __import__("torch").optim.swa_utils.SWALR(opt, 0.01, **kw), 0.1,
+                  ["swa_utils.SWALR"], steps=60)
+
+
+def _update_bn_case(label: str, batches: Callable[[np.random.Generator], list], *, averaged: bool = False) -> None:
+    name = f"swa_utils.update_bn[{label}]"
+    seed = case_seed(name)
+
+    def run(dtype: str) -> Report:
+        import torch
+
+        from fnet import io as fio
+        from fnet.optim import swa_utils
+
+        rng = np.random.default_rng(seed)
+        data = batches(rng)
+        with precision(dtype), _torch_default_dtype(dtype):
+            torch.manual_seed(seed)
+            fmodel, tmodel = _swa_models()
+            tmodel = tmodel.to(getattr(torch, dtype))
+            tmodel[1].momentum = 0.3  # update_bn must ignore it (and restore it)
+            tmodel.eval()
+            tbatches = [tuple(torch.tensor(a, dtype=getattr(torch, dtype)) for a in b) if isinstance(b, tuple)
+                        else torch.tensor(b, dtype=getattr(torch, dtype)) for b in data]
+            fbatches = [tuple(jnp.asarray(a, dtype) for a in b) if isinstance(b, tuple) else jnp.asarray(b, dtype)
+                        for b in data]
+            if averaged:
+                tswa = torch.optim.swa_utils.AveragedModel(tmodel)
+                tswa.update_parameters(tmodel)
+                torch.optim.swa_utils.update_bn(tbatches, tswa)
+                want = {k[len("module."):]: v for k, v in tswa.state_dict().items() if k.startswith("module.")}
+                fswa = swa_utils.AveragedModel(fmodel)
+                params, state = fswa.wrap(*fio.load_state_dict(fmodel, tmodel.state_dict()))
+                params, state = fswa.update_parameters(params, state, *fio.load_state_dict(fmodel,
+                                                                                             tmodel.state_dict()))
+                new_state = swa_utils.update_bn(fbatches, fswa, params, state)
+                got = {k[len("module."):]: v for k, v in fio.state_dict(params, new_state).items()
+                       if k.startswith("module.")}
+            else:
+                params, state = fio.load_state_dict(fmodel, tmodel.state_dict())
+                torch.optim.swa_utils.update_bn(tbatches, tmodel)
+                want = tmodel.state_dict()
+                got = fio.state_dict(params, swa_utils.update_bn(fbatches, fmodel, params, state))
+        tol = (1.3e-6, 1e-5) if dtype == "float32" else (1e-12, 1e-12)
+        diffs = [diff("state", k, np.asarray(got[k]), v.numpy(), *tol) for k, v in want.items() if "running" in k
+                 or "num_batches" in k]
+        diffs.append(Diff("state", "the fnet model is unchanged (momentum 0.1)", 0.0, 0.0,
+                          fmodel[1].momentum == 0.1, ""))
+        return Report(name, dtype, diffs)
+
+    register(ParityCase(name, FAMILY, ("swa_utils.update_bn",), run))
+
+
+_update_bn_case("5 batches of (x, y)", lambda rng: [(rng.standard_normal((8, 4)), rng.integers(0, 3, 8))
+                                                   for _ in range(5)])
+_update_bn_case("3 unequal batches of x", lambda rng: [rng.standard_normal((n, 4)) * 3 + 1 for n in (16, 5, 9)])
+_update_bn_case("an AveragedModel", lambda rng: [rng.standard_normal((8, 4)) for _ in range(4)], averaged=True)
