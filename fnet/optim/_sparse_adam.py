@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import jax
@@ -10,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from . import _base, _groups
-from ._adam import AdamState
+from ._adam import AdamState, init_adam_state
 from ._base import like
 
 __all__ = ["SparseAdam"]
@@ -37,9 +36,6 @@ def scale_by_torch_sparse_adam(b1: float, b2: float, eps: float) -> optax.Gradie
     update, present or not (torch counts steps per parameter, not per row).
     """
 
-    def init_fn(params):
-        return AdamState(jnp.zeros([], jnp.int32), optax.tree.zeros_like(params), optax.tree.zeros_like(params))
-
     def update_fn(updates, state, params=None):
         del params
         step = _base.safe_increment(state.step)
@@ -58,7 +54,7 @@ def scale_by_torch_sparse_adam(b1: float, b2: float, eps: float) -> optax.Gradie
         direction, m, v = out if out is not None else (updates,) * 3
         return direction, AdamState(step, m, v)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformation(init_adam_state, update_fn)
 
 
 def _sparse_adam(where: str, lr, betas, eps, maximize):

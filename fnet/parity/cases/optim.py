@@ -158,6 +158,16 @@ DECOUPLED_NOTE = (
     "closer to the float64 one (checked by the 'float32 accuracy' row)")
 
 
+def _paired(make_torch: Callable[[dict], Any]) -> Callable[[dict], tuple]:
+    """``make_torch`` returning ``(optimizer, scheduler or None)`` whether it returns a pair or not."""
+
+    def make(params):
+        out = make_torch(params)
+        return out if isinstance(out, tuple) else (out, None)
+
+    return make
+
+
 def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformation],
                     make_torch: Callable[[dict], Any], covers, *, maximize: bool = False,
                     clip: tuple[str, float] | None = None, decoupled: bool = False,
@@ -193,9 +203,7 @@ def trajectory_case(name: str, make_fnet: Callable[[], optax.GradientTransformat
     sign = -1.0 if maximize else 1.0
     names = list(SHAPES if shapes is None else shapes)
 
-    def make_torch_pair(params):
-        out = make_torch(params)
-        return out if isinstance(out, tuple) else (out, None)
+    make_torch_pair = _paired(make_torch)
 
     def run(dtype: str) -> Report:
         init, target, noise = _draw(seed, shapes, sparse)
@@ -270,9 +278,7 @@ def resume_case(name: str, make_fnet: Callable[[], optax.GradientTransformation]
     sign = -1.0 if maximize else 1.0
     names = list(SHAPES if shapes is None else shapes)
 
-    def make_torch_pair(params):
-        out = make_torch(params)
-        return out if isinstance(out, tuple) else (out, None)
+    make_torch_pair = _paired(make_torch)
 
     def run(dtype: str) -> Report:
         import io
