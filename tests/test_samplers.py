@@ -273,3 +273,20 @@ def test_default_convert():
     out = D.default_convert(sample)
     assert isinstance(out["x"], np.ndarray) and out["y"][1] == "label" and isinstance(out["y"], tuple)
     assert isinstance(out["z"], list)
+
+
+def test_a_user_sampler_subclass_drives_the_loader():
+    class Evens(D.Sampler):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(range(0, self.n, 2))
+
+        def __len__(self):
+            return (self.n + 1) // 2
+
+    loader = D.DataLoader(Squares(7), batch_size=3, sampler=Evens(7))
+    assert len(loader) == 2 and [b[:, 0].tolist() for b in loader] == [[0, 4, 16], [36]]
+    with pytest.raises(NotImplementedError, match="__iter__"):
+        iter(D.Sampler())
