@@ -56,6 +56,24 @@ INVALID = [
     ("NAdam", {"betas": (-0.1, 0.999)}, "index 0"),
     ("RAdam", {"eps": -1e-8}, "epsilon"),
     ("RAdam", {"weight_decay": -0.01}, "weight_decay"),
+    ("Rprop", {"lr": -0.1}, "learning rate"),
+    ("Rprop", {"etas": (1.5, 1.2)}, "eta"),
+    ("Rprop", {"etas": (0.5, 0.9)}, "eta"),
+    ("ASGD", {"lr": -0.1}, "learning rate"),
+    ("ASGD", {"weight_decay": -0.1}, "weight_decay"),
+    ("Adafactor", {"lr": -1.0}, "learning rate"),
+    ("Adafactor", {"beta2_decay": 0.5}, "beta2_decay"),
+    ("Adafactor", {"eps": (-1.0, 1e-3)}, "epsilon1"),
+    ("Adafactor", {"eps": (None, -1.0)}, "epsilon2"),
+    ("Adafactor", {"d": 0.5}, "threshold"),
+    ("Adafactor", {"weight_decay": -1.0}, "weight_decay"),
+    ("Muon", {"lr": -1.0}, "learning rate"),
+    ("Muon", {"momentum": -0.1}, "momentum"),
+    ("Muon", {"weight_decay": -0.1}, "weight_decay"),
+    ("Muon", {"adjust_lr_fn": "sqrt"}, "adjust_lr_fn"),
+    ("SparseAdam", {"lr": 0.0}, "learning rate"),
+    ("SparseAdam", {"eps": 0.0}, "epsilon"),
+    ("SparseAdam", {"betas": (1.0, 0.9)}, "index 0"),
 ]
 
 
@@ -76,10 +94,14 @@ def test_wrong_types_raise_type_error(kwargs):
         optim.Adam(**kwargs)
 
 
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
+              "Adafactor", "Muon", "SparseAdam", "LBFGS")
+
+
 def test_defaults_are_torch_defaults():
     import inspect
 
-    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"):
+    for name in OPTIMIZERS:
         ours = inspect.signature(getattr(optim, name)).parameters
         theirs = inspect.signature(getattr(torch.optim, name)).parameters
         for arg, param in theirs.items():
@@ -103,6 +125,8 @@ ALL = {"SGD-dampening": optim.SGD(lr=0.1, momentum=0.9, dampening=0.1),
        "Adam-amsgrad": optim.Adam(amsgrad=True, weight_decay=0.1), "AdamW": optim.AdamW(),
        "RMSprop": optim.RMSprop(centered=True, momentum=0.5), "Adagrad": optim.Adagrad(lr_decay=0.1),
        "Adadelta": optim.Adadelta(), "Adamax": optim.Adamax(), "NAdam": optim.NAdam(), "RAdam": optim.RAdam(),
+       "Rprop": optim.Rprop(maximize=True), "ASGD": optim.ASGD(t0=0, weight_decay=0.1),
+       "Adafactor": optim.Adafactor(weight_decay=0.1, maximize=True), "SparseAdam": optim.SparseAdam(),
        "AdamW-groups-schedule": optim.AdamW(lr=sched.OneCycleLR(0.1, total_steps=10),
                                             param_groups=[{"params": "*.bias", "weight_decay": 0.0}])}
 
@@ -162,7 +186,7 @@ def test_inject_hyperparams_changes_lr_between_steps():
                                          ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.2}),
                                          ("RMSprop", {"momentum": 0.5, "centered": True}),
                                          ("Adagrad", {"lr_decay": 0.1}), ("Adadelta", {}), ("NAdam", {}),
-                                         ("RAdam", {"weight_decay": 0.1})])
+                                         ("RAdam", {"weight_decay": 0.1}), ("ASGD", {"t0": 1})])
 def test_inject_hyperparams_matches_the_plain_optimizer(name, kwargs):
     injected = optax.inject_hyperparams(getattr(optim, name))(**kwargs)
     plain = getattr(optim, name)(**kwargs)
@@ -363,7 +387,10 @@ SCHEDULES = [sched.StepLR(0.1, 3), sched.MultiStepLR(0.1, [2, 5]), sched.Constan
              sched.LambdaLR(0.1, lambda e: 0.9 ** e),
              sched.SequentialLR([sched.LinearLR(0.1), sched.ExponentialLR(0.1, 0.9)], [4]),
              sched.OneCycleLR(0.1, total_steps=10), sched.get_cosine_schedule_with_warmup(0.1, 2, 10),
-             sched.get_linear_schedule_with_warmup(0.1, 2, 10)]
+             sched.get_linear_schedule_with_warmup(0.1, 2, 10),
+             sched.MultiplicativeLR(0.1, lambda e: 0.9), sched.CyclicLR(0.01, 0.1, 3, mode="triangular2"),
+             sched.CosineAnnealingWarmRestarts(0.1, 2, T_mult=2),
+             sched.ChainedScheduler([sched.StepLR(0.1, 3), sched.LinearLR(0.1)])]
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=[f"{type(s).__name__}{i}" for i, s in enumerate(SCHEDULES)])
@@ -418,3 +445,487 @@ def test_onecycle_momentum_needs_cycle_momentum():
     with pytest.raises(ValueError, match="cycle_momentum"):
         sched.OneCycleLR(0.1, total_steps=10, cycle_momentum=False).momentum(0)
     assert float(sched.OneCycleLR(0.1, total_steps=10).momentum(0)) == pytest.approx(0.95)
+
+
+# ---------------------------------------------------------------------------------------
+# Rprop, ASGD
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"lr": sched.StepLR(0.1, 3)}, TypeError, "reads lr once"),
+    ({"step_sizes": (1.0, 0.1)}, ValueError, "step_sizes"),
+    ({"step_sizes": (-1.0, 0.1)}, ValueError, "step_sizes"),
+    ({"step_sizes": 0.1}, TypeError, "pair"),
+    ({"etas": ("a", 1.2)}, TypeError, r"etas\[0\]"),
+])
+def test_rprop_refusals(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        optim.Rprop(**kwargs)
+
+
+def test_rprop_sign_flip_skips_the_step_and_shrinks():
+    opt = optim.Rprop(lr=0.1, etas=(0.5, 1.2))
+    p = {"w": jnp.zeros(2)}
+    state = opt.init(p)
+    u1, state = opt.update({"w": jnp.array([1.0, 1.0])}, state, p)
+    u2, state = opt.update({"w": jnp.array([1.0, -1.0])}, state, p)
+    np.testing.assert_allclose(u1["w"], [-0.1, -0.1], rtol=1e-6)
+    np.testing.assert_allclose(u2["w"], [-0.12, 0.0], rtol=1e-6)  # flipped: no step, size halved
+    np.testing.assert_allclose(optax.tree.get(state, "step_size")["w"], [0.12, 0.05], rtol=1e-6)
+    np.testing.assert_array_equal(optax.tree.get(state, "prev")["w"], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"lambd": -1.0}, ValueError, "lambd"),
+    ({"t0": -1.0}, ValueError, "t0"),
+    ({"alpha": "x"}, TypeError, "alpha"),
+])
+def test_asgd_refusals(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        optim.ASGD(**kwargs)
+
+
+def test_asgd_needs_params_and_averages_after_t0():
+    opt = optim.ASGD(lr=0.1, lambd=0.0, t0=1)
+    with pytest.raises(ValueError, match="parameters"):
+        opt.update(GRADS, opt.init(PARAMS))
+    p = {"w": jnp.zeros(())}
+    state = opt.init(p)
+    seen = []
+    for _ in range(4):
+        u, state = opt.update({"w": jnp.ones(())}, state, p)
+        p = optax.apply_updates(p, u)
+        seen.append(float(p["w"]))
+    # step t uses mu = 1 / max(1, (t - 1) - t0): ax copies p for steps 1-3, then averages p3, p4
+    ax = float(optax.tree.get(state, "ax")["w"])
+    assert seen == pytest.approx([-0.1, -0.2, -0.3, -0.4], rel=1e-5)
+    assert ax == pytest.approx((-0.3 - 0.4) / 2, rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# Adafactor, Muon, SparseAdam
+
+
+def test_adafactor_state_is_factored_like_torch():
+    params = {"conv": jnp.ones((2, 3, 4)), "bias": jnp.ones(4), "scale": jnp.ones(())}
+    state = optim.Adafactor().init(params)
+    row, col, var = (optax.tree.get(state, k) for k in ("row_var", "col_var", "variance"))
+    assert row["conv"].shape == (2, 3, 1) and col["conv"].shape == (2, 1, 4) and var["conv"].shape == (0,)
+    assert var["bias"].shape == (4,) and row["bias"].shape == (0,) and var["scale"].shape == ()
+    u, _ = jax.jit(optim.Adafactor().update)(jax.tree.map(jnp.ones_like, params), state, params)
+    assert jax.tree.map(jnp.shape, u) == jax.tree.map(jnp.shape, params)
+    with pytest.raises(TypeError, match="pair"):
+        optim.Adafactor(eps=1e-3)
+
+
+def test_muon_takes_only_matrices_and_names_the_others():
+    opt = optim.Muon(lr=0.02)
+    with pytest.raises(ValueError, match=r"'LayerNorm\.bias' to be 2-D, got shape \(3,\)"):
+        opt.init(PARAMS)
+    with pytest.raises(ValueError, match="ns_steps"):
+        optim.Muon(ns_steps=100)
+    with pytest.raises(ValueError, match="ns_coefficients"):
+        optim.Muon(ns_coefficients=(1.0, 2.0))
+    muon_and_adamw = optax.partition(
+        {"muon": optim.Muon(lr=0.02), "adamw": optim.AdamW()},
+        lambda tree: jax.tree.map(lambda p: "muon" if p.ndim == 2 else "adamw", tree))
+    new, _ = _step(muon_and_adamw)
+    assert all(_moved(new).values())
+
+
+def test_newton_schulz_is_nearly_orthogonal_and_bfloat16():
+    from fnet.optim._muon import zeropower_via_newtonschulz
+
+    g = jax.random.normal(jax.random.key(0), (6, 16))
+    o = zeropower_via_newtonschulz(g, (3.4445, -4.775, 2.0315), 5, 1e-7)
+    assert o.dtype == jnp.bfloat16 and o.shape == (6, 16)
+    singular = np.linalg.svd(np.asarray(o, np.float32), compute_uv=False)
+    assert 0.5 < singular.min() and singular.max() < 1.5  # torch's documented S' ~ U(0.5, 1.5)
+    tall = zeropower_via_newtonschulz(g.T, (3.4445, -4.775, 2.0315), 5, 1e-7)
+    np.testing.assert_array_equal(np.asarray(tall, np.float32), np.asarray(o, np.float32).T)
+
+
+def test_newton_schulz_equals_torch_bit_for_bit_on_small_matrices():
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    from fnet.optim._muon import zeropower_via_newtonschulz
+
+    rng = np.random.default_rng(0)
+    for shape in ((5, 4), (4, 7), (16, 32)):
+        g = rng.standard_normal(shape).astype(np.float32)
+        want = _zeropower_via_newtonschulz(torch.tensor(g), (3.4445, -4.775, 2.0315), 5, 1e-7).float().numpy()
+        got = np.asarray(zeropower_via_newtonschulz(jnp.asarray(g), (3.4445, -4.775, 2.0315), 5, 1e-7), np.float32)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_sparse_adam_leaves_absent_rows_alone():
+    params = {"emb": jnp.ones((4, 3)), "bias": jnp.ones(3)}
+    grads = {"emb": jnp.array([[0.0, 0.0, 0.0], [1.0, 0.0, -2.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]),
+             "bias": jnp.array([0.0, 1.0, 0.0])}
+    opt = optim.SparseAdam(lr=0.1)
+    state = opt.init(params)
+    u, state = opt.update(grads, state, params)
+    assert np.all(u["emb"][0] == 0) and np.all(u["emb"][2] == 0)
+    # a present row moves entirely, its zero entry too (its moments decay, as torch's)
+    np.testing.assert_allclose(u["emb"][1], [-0.1, 0.0, 0.1], atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(u["bias"]) != 0, [False, True, False])
+    assert np.all(optax.tree.get(state, "exp_avg")["emb"][0] == 0)
+
+
+# ---------------------------------------------------------------------------------------
+# LBFGS
+
+
+def _quadratic(p):
+    return jnp.sum((p["w"] - jnp.arange(3.0)) ** 2) + 0.5 * jnp.sum(p["b"] ** 2)
+
+
+LBFGS_PARAMS = {"w": jnp.zeros(3), "b": jnp.ones(2)}
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"lr": -1.0}, ValueError, "learning rate"),
+    ({"lr": sched.StepLR(1.0, 2)}, TypeError, "schedule"),
+    ({"max_iter": 0}, ValueError, "max_iter"),
+    ({"max_eval": 0}, ValueError, "max_eval"),
+    ({"history_size": 0}, ValueError, "history_size"),
+    ({"history_size": 2.5}, TypeError, "history_size"),
+    ({"tolerance_grad": -1.0}, ValueError, "tolerance_grad"),
+    ({"line_search_fn": "armijo"}, ValueError, "strong_wolfe"),
+])
+def test_lbfgs_refusals(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        optim.LBFGS(**kwargs)
+
+
+def test_lbfgs_refuses_bad_trees_and_states():
+    opt = optim.LBFGS()
+    with pytest.raises(ValueError, match="at least one parameter"):
+        opt.init({})
+    with pytest.raises(TypeError, match="one floating dtype"):
+        opt.init({"a": jnp.zeros(2), "b": jnp.zeros(2, jnp.int32)})
+    with pytest.raises(TypeError, match="LBFGS.init"):
+        opt.step(_quadratic, LBFGS_PARAMS, {"d": 0})
+    with pytest.raises(ValueError, match="made for 5 float32 parameters, got 3"):
+        opt.step(lambda p: jnp.sum(p["w"] ** 2), {"w": jnp.zeros(3)}, opt.init(LBFGS_PARAMS))
+    with pytest.raises(TypeError, match="function"):
+        opt.step("loss", LBFGS_PARAMS, opt.init(LBFGS_PARAMS))
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_minimises_and_works_inside_jit(line_search_fn):
+    opt = optim.LBFGS(line_search_fn=line_search_fn, history_size=5, tolerance_grad=1e-4)
+    state = opt.init(LBFGS_PARAMS)
+    params, state, loss0 = opt.step(_quadratic, LBFGS_PARAMS, state)
+    assert float(loss0) == pytest.approx(float(_quadratic(LBFGS_PARAMS)))
+    np.testing.assert_allclose(params["w"], [0.0, 1.0, 2.0], atol=1e-4)
+    np.testing.assert_allclose(params["b"], 0.0, atol=1e-4)
+    jitted = jax.jit(lambda p, s: opt.step(_quadratic, p, s))
+    p2, s2, l2 = jitted(LBFGS_PARAMS, opt.init(LBFGS_PARAMS))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), p2, params)
+    assert int(s2.func_evals) == int(state.func_evals) and int(s2.n_iter) == int(state.n_iter)
+    # converged: the next step evaluates once and returns (torch's opt_cond at entry)
+    _, s3, _ = opt.step(_quadratic, params, state)
+    assert int(s3.func_evals) == int(state.func_evals) + 1 and int(s3.n_iter) == int(state.n_iter)
+
+
+def test_lbfgs_keeps_history_size_pairs_oldest_dropped():
+    opt = optim.LBFGS(max_iter=1, history_size=2)
+    params, state = {"w": jnp.array([3.0, -2.0, 1.0])}, opt.init({"w": jnp.zeros(3)})
+    loss = lambda p: jnp.sum(jnp.cosh(p["w"]) * jnp.arange(1.0, 4.0))  # noqa: E731
+    for _ in range(5):
+        params, state, _ = opt.step(loss, params, state)
+    assert state.old_dirs.shape == (2, 3) and int(state.num_old) == 2 and int(state.n_iter) == 5
+
+
+# ---------------------------------------------------------------------------------------
+# MultiplicativeLR, ChainedScheduler, CyclicLR, CosineAnnealingWarmRestarts, ReduceLROnPlateau
+
+
+@pytest.mark.parametrize("make,error,words", [
+    (lambda: sched.MultiplicativeLR(0.1, 0.9), TypeError, "lr_lambda"),
+    (lambda: sched.ChainedScheduler([]), ValueError, "at least one"),
+    (lambda: sched.ChainedScheduler([sched.StepLR(0.1, 3), sched.LambdaLR(0.1, lambda e: 1.0)]), TypeError,
+     r"schedulers\[1\].*LambdaLR"),
+    (lambda: sched.ChainedScheduler([sched.StepLR(0.1, 3), sched.ExponentialLR(0.2, 0.9)]), ValueError, "same lr"),
+    (lambda: sched.CyclicLR(0.01, 0.1, step_size_up=0), ValueError, "step_size_up"),
+    (lambda: sched.CyclicLR(0.01, 0.1, step_size_down=-2), ValueError, "step_size_down"),
+    (lambda: sched.CyclicLR(0.01, 0.1, mode="sawtooth"), ValueError, "mode is invalid"),
+    (lambda: sched.CyclicLR(0.01, 0.1, scale_fn=lambda x: 1.0, scale_mode="epochs"), ValueError, "scale_mode"),
+    (lambda: sched.CyclicLR("0.01", 0.1), TypeError, "base_lr"),
+    (lambda: sched.CosineAnnealingWarmRestarts(0.1, 0), ValueError, "T_0"),
+    (lambda: sched.CosineAnnealingWarmRestarts(0.1, 5, T_mult=0), ValueError, "T_mult"),
+    (lambda: sched.CosineAnnealingWarmRestarts(0.1, 5, eta_min="0"), TypeError, "eta_min"),
+    (lambda: sched.ReduceLROnPlateau(0.1, factor=1.0), ValueError, "factor"),
+    (lambda: sched.ReduceLROnPlateau(0.1, mode="maximum"), ValueError, "mode"),
+    (lambda: sched.ReduceLROnPlateau(0.1, threshold_mode="relative"), ValueError, "threshold_mode"),
+    (lambda: sched.ReduceLROnPlateau(0.1, patience=-1), ValueError, "patience"),
+    (lambda: sched.ReduceLROnPlateau(0.1, min_lr=[0.0, 0.1]), TypeError, "one number"),
+])
+def test_new_schedule_refusals(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_torch_refuses_the_same_scheduler_arguments():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 0)
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, mode="sawtooth")
+
+
+def test_cyclic_momentum_needs_cycle_momentum_and_multiplicative_traced_steps():
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        sched.CyclicLR(0.01, 0.1, cycle_momentum=False).momentum(0)
+    clr = sched.CyclicLR(0.01, 0.1, step_size_up=4)
+    assert float(clr.momentum(0)) == pytest.approx(0.9) and float(clr.momentum(4)) == pytest.approx(0.8)
+    m = sched.MultiplicativeLR(1.0, lambda e: 1.0 - 0.01 * e)
+    jitted = jax.jit(m)
+    for step in (0, 1, 7):
+        assert float(jitted(jnp.int32(step))) == pytest.approx(float(m(step)), rel=1e-6)
+
+
+def test_reduce_on_plateau_state_machine():
+    s = sched.ReduceLROnPlateau(1.0, patience=1, cooldown=1, factor=0.5, min_lr=0.2)
+    state = s.init()
+    assert state == sched.PlateauState(1.0, math.inf, 0, 0, 0)
+    lrs = []
+    for metric in [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]:
+        state = s.step(state, metric)
+        lrs.append(state.lr)
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]  # patience 1, one epoch of cooldown
+    for _ in range(4):
+        state = s.step(state, 1.0)
+    assert state.lr == 0.2  # min_lr
+    restored = sched.PlateauState(**state._asdict())
+    assert restored == state
+    with pytest.raises(TypeError, match="concrete number"):
+        jax.jit(lambda m: s.step(s.init(), m).lr)(1.0)
+    with pytest.raises(TypeError, match="state from init"):
+        s.step({"lr": 1.0}, 1.0)
+    state = s.step(s.init(), jnp.float32(0.5))  # a 0-d array counts, as torch's tensors do
+    assert state.best == 0.5
+
+
+def test_set_lr_needs_injected_hyperparameters():
+    opt = optax.inject_hyperparams(optim.SGD)(lr=0.1, momentum=0.9)
+    state = opt.init(PARAMS)
+    new = sched.set_lr(state, 0.025)
+    assert float(new.hyperparams["lr"]) == pytest.approx(0.025) and new.hyperparams["lr"].dtype == jnp.float32
+    assert float(state.hyperparams["lr"]) == pytest.approx(0.1)  # pure
+    u, _ = opt.update(GRADS, new, PARAMS)
+    np.testing.assert_allclose(u["fc"]["weight"], -0.025 * 0.5, rtol=1e-6)
+    chained = optax.chain(optim.clip_grad_norm(1.0), opt)
+    assert float(sched.set_lr(chained.init(PARAMS), 0.5)[1].hyperparams["lr"]) == 0.5
+    with pytest.raises(ValueError, match="inject_hyperparams"):
+        sched.set_lr(optim.SGD(lr=0.1).init(PARAMS), 0.01)
+
+
+def test_muon_ns_dtype():
+    with pytest.raises(TypeError, match="ns_dtype"):
+        optim.Muon(ns_dtype="int8")
+    p = {"w": jnp.ones((3, 4))}
+    g = {"w": jax.random.normal(jax.random.key(1), (3, 4))}
+    u16, _ = optim.Muon(lr=1.0, weight_decay=0.0).update(g, optim.Muon().init(p), p)
+    u32, _ = optim.Muon(lr=1.0, weight_decay=0.0, ns_dtype=None).update(g, optim.Muon().init(p), p)
+    assert u16["w"].dtype == u32["w"].dtype == jnp.float32
+    np.testing.assert_allclose(u16["w"], u32["w"], atol=0.05)  # the same orthogonalisation, bfloat16 apart
+    assert not np.array_equal(np.asarray(u16["w"]), np.asarray(u32["w"]))
+
+
+# ---------------------------------------------------------------------------------------
+# load_state_dict: torch optimizer state into fnet
+
+
+def _torch_run(cls, steps=3, named=True, groups=None, **kwargs):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.LayerNorm(2))
+    torch.manual_seed(0)
+    params = list(model.named_parameters()) if named else list(model.parameters())
+    opt = getattr(torch.optim, cls)(groups(model) if groups else params, **kwargs)
+    x = torch.randn(5, 3)
+    for _ in range(steps):
+        opt.zero_grad()
+        model(x).pow(2).sum().backward()
+        opt.step()
+    return model, opt
+
+
+def _fnet_model():
+    return nn.Sequential(nn.Linear(3, 2), nn.LayerNorm(2))
+
+
+def test_load_state_dict_fills_adam_moments_by_name():
+    tmodel, topt = _torch_run("Adam", amsgrad=True)
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    state = optim.load_state_dict(optim.Adam(amsgrad=True), topt.state_dict(), params)
+    inner = optax.tree.get(state, "exp_avg")
+    np.testing.assert_array_equal(inner["0"]["weight"], topt.state[tmodel[0].weight]["exp_avg"].numpy())
+    np.testing.assert_array_equal(optax.tree.get(state, "max_exp_avg_sq")["1"]["bias"],
+                                  topt.state[tmodel[1].bias]["max_exp_avg_sq"].numpy())
+    assert int(optax.tree.get(state, "step")) == 3
+
+
+def test_load_state_dict_numbers_parameters_from_the_model_or_names():
+    tmodel, topt = _torch_run("RMSprop", named=False, momentum=0.9, centered=True)
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    sd = topt.state_dict()
+    with pytest.raises(ValueError, match="model="):
+        optim.load_state_dict(optim.RMSprop(momentum=0.9, centered=True), sd, params)
+    by_model = optim.load_state_dict(optim.RMSprop(momentum=0.9, centered=True), sd, params, model=_fnet_model())
+    names = [n for n, _ in tmodel.named_parameters()]
+    by_names = optim.load_state_dict(optim.RMSprop(momentum=0.9, centered=True), sd, params, param_names=names)
+    jax.tree.map(np.testing.assert_array_equal, by_model, by_names)
+    np.testing.assert_array_equal(optax.tree.get(by_model, "trace")["0"]["weight"],
+                                  topt.state[tmodel[0].weight]["momentum_buffer"].numpy())
+    np.testing.assert_array_equal(optax.tree.get(by_model, "mu")["1"]["weight"],
+                                  topt.state[tmodel[1].weight]["grad_avg"].numpy())
+    with pytest.raises(ValueError, match="names 3"):
+        optim.load_state_dict(optim.RMSprop(), sd, params, param_names=names[:3])
+    with pytest.raises(ValueError, match="not in params"):
+        optim.load_state_dict(optim.RMSprop(), sd, params, param_names=["a", "b", "c", "d"])
+
+
+def test_load_state_dict_refusals():
+    tmodel, topt = _torch_run("Adam")
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    sd = topt.state_dict()
+    with pytest.raises(TypeError, match="'state' and 'param_groups'"):
+        optim.load_state_dict(optim.Adam(), tmodel.state_dict(), params)
+    with pytest.raises(ValueError, match="has no 'max_exp_avg_sq'"):
+        optim.load_state_dict(optim.Adam(amsgrad=True), sd, params)
+    small = {"0": {"weight": jnp.zeros((2, 2)), "bias": jnp.zeros(2)}, "1": params["1"]}
+    with pytest.raises(ValueError, match=r"expected shape \(2, 2\), got \(2, 3\)"):
+        optim.load_state_dict(optim.Adam(), sd, small)
+    uneven = topt.state_dict()
+    uneven["state"][0]["step"] = torch.tensor(7.0)
+    with pytest.raises(ValueError, match="different numbers of steps"):
+        optim.load_state_dict(optim.Adam(), uneven, params)
+    _, sgd = _torch_run("SGD", lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="step="):
+        optim.load_state_dict(optim.SGD(lr=sched.StepLR(0.1, 2), momentum=0.9), sgd.state_dict(), params)
+    state = optim.load_state_dict(optim.SGD(lr=sched.StepLR(0.1, 2), momentum=0.9), sgd.state_dict(), params, step=3)
+    assert int(optax.tree.get(state, "count")) == 3
+
+
+def test_load_state_dict_param_groups_and_inject_hyperparams():
+    def groups(model):
+        return [{"params": list(model[0].named_parameters())},
+                {"params": list(model[1].named_parameters()), "lr": 0.01}]
+
+    tmodel, topt = _torch_run("Adamax", groups=groups)
+    params, _ = fnet.load_state_dict(_fnet_model(), tmodel.state_dict())
+    sd = topt.state_dict()
+    assert sd["param_groups"][1]["param_names"] == ["weight", "bias"]  # torch names them per submodule
+    names = [n for n, _ in tmodel.named_parameters()]
+    for group, offset in ((sd["param_groups"][0], 0), (sd["param_groups"][1], 2)):
+        group["param_names"] = names[offset:offset + 2]
+    opt = optax.inject_hyperparams(optim.Adamax)(param_groups=[{"params": "1.*", "lr": 0.01}])
+    state = optim.load_state_dict(opt, sd, params)
+    assert int(state.count) == 3
+    exp_inf = [leaf for leaf in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, optax.MaskedNode))
+               if hasattr(leaf, "shape") and leaf.shape == (2, 3)]
+    assert any(np.array_equal(np.asarray(x), topt.state[tmodel[0].weight]["exp_inf"].numpy()) for x in exp_inf)
+
+
+def test_load_state_dict_resumes_lbfgs_like_torch():
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)).double()
+    x, y = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 1, dtype=torch.float64)
+    topt = torch.optim.LBFGS(list(tmodel.named_parameters()), max_iter=3, history_size=4,
+                             line_search_fn="strong_wolfe")
+
+    def closure():
+        topt.zero_grad()
+        loss = ((tmodel(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        topt.step(closure)
+    with precision("float64"):
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+        params, _ = fnet.load_state_dict(model, tmodel.state_dict())
+        opt = optim.LBFGS(max_iter=3, history_size=4, line_search_fn="strong_wolfe")
+        state = optim.load_state_dict(opt, topt.state_dict(), params)
+        xj, yj = jnp.asarray(x.numpy()), jnp.asarray(y.numpy())
+
+        def loss_fn(p):
+            return jnp.mean((model.apply(p, {}, xj)[0] - yj) ** 2)
+
+        for _ in range(4):
+            topt.step(closure)
+            params, state, _ = opt.step(loss_fn, params, state)
+        got = fnet.state_dict(params)
+        for name, value in tmodel.state_dict().items():
+            np.testing.assert_allclose(got[name], value.numpy(), rtol=1e-9, atol=1e-11)
+        assert int(state.n_iter) == topt.state[tmodel[0].weight]["n_iter"]
+
+
+# ---------------------------------------------------------------------------------------
+# swa_utils
+
+
+def test_swa_utils_refusals():
+    from fnet.optim import swa_utils
+
+    model = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="at most one of avg_fn and multi_avg_fn"):
+        swa_utils.AveragedModel(model, avg_fn=swa_utils.get_swa_avg_fn(), multi_avg_fn=swa_utils.get_swa_multi_avg_fn())
+    with pytest.raises(TypeError, match="nn.Module"):
+        swa_utils.AveragedModel(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="avg_fn"):
+        swa_utils.AveragedModel(model, avg_fn=0.9)
+    for fn in (swa_utils.get_ema_avg_fn, swa_utils.get_ema_multi_avg_fn):
+        with pytest.raises(ValueError, match="decay"):
+            fn(1.5)
+        with pytest.raises(ValueError):
+            getattr(torch.optim.swa_utils, fn.__name__)(1.5)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        swa_utils.SWALR(0.1, 0.01, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="anneal_epochs"):
+        swa_utils.SWALR(0.1, 0.01, anneal_epochs=-1)
+    with pytest.raises(TypeError, match="nn.Module"):
+        swa_utils.update_bn([], torch.nn.Linear(2, 2), {}, {})
+    swa = swa_utils.AveragedModel(model)
+    params, _ = model.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="wrap"):
+        swa.update_parameters(params, {}, params, {})
+    other = {"weight": jnp.zeros((2, 2))}
+    with pytest.raises(ValueError, match="do not match"):
+        swa.update_parameters(*swa.wrap(params, {}), other, {})
+
+
+def test_averaged_model_is_a_module_with_torch_names():
+    from fnet.optim import swa_utils
+
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    swa = swa_utils.AveragedModel(model)
+    params, state = swa.init(jax.random.key(0))
+    names = set(fnet.state_dict(params, state))
+    want = set(torch.optim.swa_utils.AveragedModel(
+        torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))).state_dict())
+    assert names == want
+    assert hash(swa) == hash(swa_utils.AveragedModel(model))
+    p, s = model.init(jax.random.key(1))
+    a, b = swa.update_parameters(*swa.wrap(p, s), p, s)
+    jax.tree.map(np.testing.assert_array_equal, a["module"], p)  # the first update copies
+    assert int(b["n_averaged"]) == 1
+
+
+def test_update_bn_without_batch_norm_returns_the_state_and_leaves_the_model_alone():
+    from fnet.optim import swa_utils
+
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+    params, state = model.init(jax.random.key(0))
+    assert swa_utils.update_bn([jnp.ones((2, 3))], model, params, state) is state
+    bn = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2, momentum=0.2))
+    params, state = bn.init(jax.random.key(0))
+    new = swa_utils.update_bn([jnp.ones((4, 3)), jnp.zeros((4, 3))], bn, params, state)
+    assert bn[1].momentum == 0.2 and int(new["1"]["num_batches_tracked"]) == 2
+    # the cumulative mean of the two batches' means, whatever the module's momentum
+    h1 = bn[0].apply(params["0"], {}, jnp.ones((4, 3)))[0].mean(0)
+    h0 = bn[0].apply(params["0"], {}, jnp.zeros((4, 3)))[0].mean(0)
+    np.testing.assert_allclose(new["1"]["running_mean"], (h1 + h0) / 2, rtol=1e-6)

@@ -1,14 +1,16 @@
-"""Map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``."""
+"""Datasets: map-style (``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``StackDataset``,
+``random_split``) and iterable-style (``IterableDataset``, ``ChainDataset``)."""
 
 from __future__ import annotations
 
 import bisect
 import math
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "StackDataset", "IterableDataset", "ChainDataset",
+           "random_split"]
 
 
 class Dataset:
@@ -32,7 +34,9 @@ class Dataset:
         """A whole batch at once; the default stacks single samples (see DataLoader)."""
         from ._loader import default_collate
 
-        return default_collate([self[int(i)] for i in indices])
+        fetch = getattr(self, "__getitems__", None)
+        samples = fetch([int(i) for i in indices]) if callable(fetch) else [self[int(i)] for i in indices]
+        return default_collate(samples)
 
 
 class TensorDataset(Dataset):
@@ -110,6 +114,97 @@ class ConcatDataset(Dataset):
         which = bisect.bisect_right(self.cumulative_sizes, index)
         start = 0 if which == 0 else self.cumulative_sizes[which - 1]
         return self.datasets[which][int(index - start)]
+
+
+class StackDataset(Dataset):
+    """Samples that put together the samples of several datasets of the same length.
+
+    ``StackDataset(images, labels)[i] == (images[i], labels[i])``;
+    ``StackDataset(image=images, label=labels)[i] == {"image": images[i], "label": labels[i]}``.
+
+    PyTorch equivalent: ``torch.utils.data.StackDataset(*args, **kwargs)``.
+    """
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset):
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple- (via args) or dict- (via kwargs) like "
+                             "input/output, but both types are given")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: expected at least one dataset, got none")
+        parts = list(args) if args else list(kwargs.values())
+        lengths = [len(d) for d in parts]
+        if len(set(lengths)) != 1:
+            names = list(range(len(args))) if args else list(kwargs)
+            raise ValueError(f"StackDataset: size mismatch between datasets: expected equal lengths, got "
+                             f"{dict(zip(names, lengths))}")
+        self.datasets: tuple | dict = tuple(args) if args else dict(kwargs)
+        self._length = lengths[0]
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def get_batch(self, indices: np.ndarray) -> Any:
+        # Each part batched its own (fast) way: the same as collating the stacked samples.
+        if isinstance(self.datasets, dict):
+            return {k: _batch_of(d, indices) for k, d in self.datasets.items()}
+        return tuple(_batch_of(d, indices) for d in self.datasets)
+
+
+def _batch_of(dataset: Any, indices: np.ndarray) -> Any:
+    if hasattr(dataset, "get_batch"):
+        return dataset.get_batch(indices)
+    from ._loader import default_collate
+
+    return default_collate([dataset[int(i)] for i in indices])
+
+
+class IterableDataset(Dataset):
+    """An iterable-style dataset: ``__iter__`` yields samples (a stream, a generator, a file read in order).
+
+    Subclass it like torch's. With ``DataLoader(num_workers=n)`` each worker iterates its
+    own copy; split the work with :func:`fnet.data.get_worker_info` (``id``,
+    ``num_workers``), as in torch, or every worker yields everything.
+
+    PyTorch equivalent: ``torch.utils.data.IterableDataset``.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index: int) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing it")
+
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__")
+
+    def __add__(self, other: "IterableDataset") -> "ChainDataset":
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets one after the other.
+
+    PyTorch equivalent: ``torch.utils.data.ChainDataset(datasets)``.
+    """
+
+    def __init__(self, datasets: Iterable[IterableDataset]):
+        self.datasets = list(datasets)
+        for i, d in enumerate(self.datasets):
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset: expected IterableDatasets only, got {type(d).__name__} at "
+                                f"position {i}")
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
 
 
 def random_split(dataset: Dataset, lengths: Sequence[int | float], seed: int = 0) -> list[Subset]:

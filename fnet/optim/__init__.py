@@ -16,13 +16,21 @@ optimizer is composed from optax's transforms where they compute exactly torch's
 and from small transforms of its own where optax differs (each says why).
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from ._adadelta import Adadelta
+from ._adafactor import Adafactor
 from ._adagrad import Adagrad
 from ._adam import Adam, Adamax, AdamW, NAdam, RAdam
+from ._asgd import ASGD
 from ._clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, clip_grad_value_
+from ._lbfgs import LBFGS
+from ._muon import Muon
 from ._rmsprop import RMSprop
+from ._rprop import Rprop
 from ._sgd import SGD
+from ._sparse_adam import SparseAdam
+from ._torch_state import load_state_dict
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value", "lr_scheduler"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
+           "Adafactor", "Muon", "SparseAdam", "LBFGS", "load_state_dict", "clip_grad_norm_", "clip_grad_value_",
+           "clip_grad_norm", "clip_grad_value", "lr_scheduler", "swa_utils"]

@@ -56,6 +56,11 @@ class AMSGradState(NamedTuple):
     max_exp_avg_sq: optax.Updates
 
 
+def init_adam_state(params: optax.Params) -> AdamState:
+    """Zero moments and step (torch's state before the first step)."""
+    return AdamState(jnp.zeros([], jnp.int32), optax.tree.zeros_like(params), optax.tree.zeros_like(params))
+
+
 def scale_by_torch_adam(b1: float, b2: float, eps: float, amsgrad: bool) -> optax.GradientTransformation:
     """Adam's direction ``(m / bc1) / (sqrt(v_or_vmax) / sqrt(bc2) + eps)``, torch's way.
 
@@ -70,11 +75,9 @@ def scale_by_torch_adam(b1: float, b2: float, eps: float, amsgrad: bool) -> opta
     """
 
     def init_fn(params):
-        zeros = optax.tree.zeros_like(params)
-        step = jnp.zeros([], jnp.int32)
         if amsgrad:
-            return AMSGradState(step, zeros, optax.tree.zeros_like(params), optax.tree.zeros_like(params))
-        return AdamState(step, zeros, optax.tree.zeros_like(params))
+            return AMSGradState(*init_adam_state(params), optax.tree.zeros_like(params))
+        return init_adam_state(params)
 
     def update_fn(updates, state, params=None):
         del params
@@ -384,9 +387,6 @@ def scale_by_torch_radam(b1: float, b2: float, eps: float) -> optax.GradientTran
     """
     rho_inf = 2.0 / (1.0 - b2) - 1.0
 
-    def init_fn(params):
-        return AdamState(jnp.zeros([], jnp.int32), optax.tree.zeros_like(params), optax.tree.zeros_like(params))
-
     def update_fn(updates, state, params=None):
         del params
         step = _base.safe_increment(state.step)
@@ -407,7 +407,7 @@ def scale_by_torch_radam(b1: float, b2: float, eps: float) -> optax.GradientTran
 
         return jax.tree.map(leaf, m, v), AdamState(step, m, v)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformation(init_adam_state, update_fn)
 
 
 def _radam(where: str, lr, betas, eps, weight_decay, decoupled_weight_decay, maximize):

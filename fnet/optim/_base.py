@@ -109,6 +109,24 @@ def check_betas(where: str, betas: Any) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def check_pair(where: str, name: str, value: Any) -> tuple[float, float]:
+    """A pair of Python real numbers (``etas``, ``step_sizes``...)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{where}: expected {name} to be a pair of numbers, got {value!r}")
+    for i, x in enumerate(value):
+        if not _is_real(x):
+            raise TypeError(f"{where}: expected {name}[{i}] to be a real number, got {x!r}")
+    return float(value[0]), float(value[1])
+
+
+def check_int(where: str, name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: expected {name} to be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{where}: invalid {name}: expected {name} >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_bool(where: str, name: str, value: Any) -> bool:
     if not isinstance(value, (bool, int)):
         raise TypeError(f"{where}: expected {name} to be a bool, got {value!r}")
@@ -167,15 +185,53 @@ def safe_increment(count: jax.Array) -> jax.Array:
     return jnp.where(count < big, count + 1, big).astype(count.dtype)
 
 
-def lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:
-    """torch's ``start.lerp_(end, weight)`` with a Python weight, in torch's two forms.
+def lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
+    """torch's ``start.lerp_(end, weight)``, in torch's two forms.
 
-    torch evaluates ``start + w * (end - start)`` for ``w < 0.5`` and
+    torch evaluates ``start + w * (end - start)`` for ``|w| < 0.5`` and
     ``end - (end - start) * (1 - w)`` otherwise (the rounding differs, not the value).
+    ``weight`` is a Python number (the form is chosen now) or a scalar array, such as
+    Adafactor's step-dependent ``t ** beta2_decay`` (both forms, selected per step).
     """
-    if weight < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
+    if _is_real(weight):
+        if abs(weight) < 0.5:
+            return start + weight * (end - start)
+        return end - (end - start) * (1.0 - weight)
+    w = like(weight, start)
+    return jnp.where(jnp.abs(w) < 0.5, start + w * (end - start), end - (end - start) * (1 - w))
+
+
+def schedule_value(lr: ScalarOrSchedule, count: jax.Array) -> Any:
+    """``lr`` at ``count`` updates applied so far: a schedule is called, a number returned.
+
+    For the optimizers whose rule uses the lr *inside* the step (Adafactor's
+    ``min(lr, 1/sqrt(t))``, ASGD's ``eta``, Muon's decay), where the chain's final
+    ``-lr`` scaling cannot express it.
+    """
+    return lr(count) if callable(lr) else lr
+
+
+def map_unzip(fn: Callable[..., tuple], tree: Any, *rest: Any) -> tuple:
+    """``jax.tree.map`` of a function returning a tuple, as a tuple of trees shaped like ``tree``."""
+    treedef = jax.tree.structure(tree)
+    leaves = [treedef.flatten_up_to(r) for r in rest]
+    outs = [fn(x, *others) for x, *others in zip(treedef.flatten_up_to(tree), *leaves)]
+    if not outs:
+        return None
+    return tuple(treedef.unflatten(list(col)) for col in zip(*outs))
+
+
+def updates_to(new_params: Any, params: Any) -> Any:
+    """The additive update taking ``params`` to ``new_params`` (optax applies ``p + u``).
+
+    Used by optimizers that write their new parameters torch's way (``p.mul_(...)``
+    then ``p.add_(...)``): ``new - p`` is exact whenever ``new`` and ``p`` are within a
+    factor two of each other (Sterbenz), so ``p + (new - p)`` gives back ``new`` bit for
+    bit for every ordinary step.
+    """
+    if params is None:
+        raise ValueError("this optimizer needs the parameters: call update(grads, state, params)")
+    return jax.tree.map(lambda n, p: (n - p).astype(p.dtype), new_params, params)
 
 
 # ---------------------------------------------------------------------------------------
