@@ -38,6 +38,7 @@ from .. import functional as F
 from .. import init as init_
 from .. import nn
 from ..nn import Dropout, Embedding, LayerNorm
+from .._files import atomic_write
 from ..functional._attention import _attend
 from ._output import ModelOutput, register_output
 
@@ -245,12 +246,9 @@ class BertConfig:
         return config.replace(**kwargs) if kwargs else config
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        os.makedirs(save_directory, exist_ok=True)
-        path = os.path.join(save_directory, "config.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
+        """Writes ``config.json`` into ``save_directory`` (atomically)."""
+        with atomic_write(os.path.join(save_directory, "config.json"), "w") as handle:
             handle.write(self.to_json_string())
-        os.replace(tmp, path)
 
     def replace(self, **changes: Any) -> "BertConfig":
         """A copy with some values changed (``config.replace(num_labels=3)``)."""
