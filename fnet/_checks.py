@@ -13,6 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 
 
+class StateDictError(ValueError):
+    """Keys, shapes or dtypes of a state_dict or parameter tree do not fit the model
+    (torch's RuntimeError from ``load_state_dict``)."""
+
+
 def shape_of(x: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in np.shape(x))
 

@@ -28,16 +28,12 @@ import ml_dtypes
 import numpy as np
 
 from . import _tree
-from ._checks import fmt_shape
+from ._checks import StateDictError, fmt_shape
 from ._safetensors import CheckpointError, aligned_empty, load_file, save_file
 from .nn._module import Module
 
 __all__ = ["state_dict", "load_state_dict", "save", "load", "summary", "StateDictError",
            "CheckpointError", "LoadResult", "read_checkpoint", "model_shapes"]
-
-
-class StateDictError(ValueError):
-    """Keys, shapes or dtypes of a state_dict do not fit the model (torch's RuntimeError)."""
 
 
 class LoadResult(tuple):
