@@ -114,7 +114,11 @@ class CIFAR10(_ImageDataset):
         transform, target_transform: applied per sample.
         download: fetch ``cifar-10-binary.tar.gz`` (md5 checked) when the files are missing.
 
-    Each record is one label byte and 3072 pixel bytes (R, G, B planes of 32x32).
+    Each record is one label byte and 3072 pixel bytes (R, G, B planes of 32x32). The
+    files have no header, so their length is checked against CIFAR-10's: every batch
+    file holds exactly ``records_per_file`` (10000) records, which catches a file cut
+    at a record boundary; set the class attribute to ``None`` (in a subclass) to read
+    files of CIFAR's format with another number of records.
 
     PyTorch equivalent: ``torchvision.datasets.CIFAR10`` (which reads the pickled Python
     version; fnet reads the binary one and never unpickles).
@@ -127,6 +131,7 @@ class CIFAR10(_ImageDataset):
     test_files = ["test_batch.bin"]
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     record = 1 + 3 * 32 * 32
+    records_per_file: int | None = 10000
 
     def __init__(self, root: str, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, download: bool = False):
@@ -146,8 +151,10 @@ class CIFAR10(_ImageDataset):
         chunks = [self._read(os.path.join(folder, name)) for name in files]
         records = np.concatenate(chunks)
         self.targets = records[:, 0].astype(np.int64)
-        if self.targets.size and self.targets.max() >= 10:
-            raise DatasetFileError(f"CIFAR10: label {int(self.targets.max())} out of range 0..9 in {folder}")
+        if self.targets.size and self.targets.max() >= len(self.classes):
+            index = int(np.argmax(self.targets >= len(self.classes)))
+            raise DatasetFileError(f"CIFAR10: label {int(self.targets[index])} (record {index} of {folder}) is "
+                                   f"out of range 0..{len(self.classes) - 1}: corrupt or not CIFAR-10")
         self.data = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
 
     def _folder(self, files: Sequence[str]) -> str | None:
@@ -161,6 +168,12 @@ class CIFAR10(_ImageDataset):
         if raw.size == 0 or raw.size % self.record:
             raise DatasetFileError(f"CIFAR10: {path} has {raw.size} bytes, not a positive multiple of "
                                    f"the {self.record}-byte record: truncated or not CIFAR-10 binary")
+        count = raw.size // self.record
+        if self.records_per_file is not None and count != self.records_per_file:
+            raise DatasetFileError(f"CIFAR10: {path} holds {count} records ({raw.size} bytes), but a CIFAR-10 "
+                                   f"batch file holds {self.records_per_file} ({self.records_per_file * self.record} "
+                                   f"bytes): truncated at a record boundary, or not a CIFAR-10 file (a subclass "
+                                   f"with records_per_file = None reads files of other lengths)")
         return raw.reshape(-1, self.record)
 
 
@@ -233,8 +246,15 @@ class MNIST(_ImageDataset):
         self.data = read_idx(images)
         self.targets = read_idx(labels).astype(np.int64)
         if self.data.ndim != 3 or self.targets.ndim != 1 or len(self.data) != len(self.targets):
-            raise DatasetFileError(f"{type(self).__name__}: images {self.data.shape} and labels "
-                                   f"{self.targets.shape} do not pair up")
+            raise DatasetFileError(f"{type(self).__name__}: images {self.data.shape} in {images} and labels "
+                                   f"{self.targets.shape} in {labels} do not pair up (their IDX headers "
+                                   f"disagree: truncated, or files of different sets)")
+        n_classes = len(self.classes)
+        bad = np.flatnonzero((self.targets < 0) | (self.targets >= n_classes))
+        if bad.size:
+            raise DatasetFileError(f"{type(self).__name__}: {labels}: label {int(self.targets[bad[0]])} at index "
+                                   f"{int(bad[0])} is outside the classes 0..{n_classes - 1} ({bad.size} such "
+                                   f"label(s)): corrupt or not a {type(self).__name__} label file")
 
     def _find(self, stem: str) -> str | None:
         for folder in (self.root, os.path.join(self.root, type(self).__name__, "raw")):
