@@ -12,11 +12,11 @@ Parameter trees are torch ``state_dict``s, nested; see ``fnet.state_dict``,
 ``fnet.load_state_dict``, ``fnet.save`` and ``fnet.load``.
 """
 
-from . import config, functional, init, nn
+from . import config, debug, functional, init, nn
 from . import optim
 from .io import CheckpointError, StateDictError, load, load_state_dict, save, state_dict, summary
 
 __version__ = "0.1.0"
 
-__all__ = ["nn", "functional", "init", "config", "state_dict", "load_state_dict", "save", "load",
+__all__ = ["nn", "functional", "init", "config", "debug", "state_dict", "load_state_dict", "save", "load",
            "summary", "StateDictError", "CheckpointError", "optim"]
