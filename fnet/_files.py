@@ -31,7 +31,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: age is the only evidence
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write", "clean_stale_temporaries", "fsync_directory", "temporary_pattern"]
+__all__ = ["atomic_write", "clean_stale_temporaries", "fsync_directory", "temporary_pattern", "try_lock"]
 
 # mkstemp's random part: 8 characters of [a-z0-9_].
 _RANDOM = r"[a-z0-9_]{8}"
@@ -58,7 +58,7 @@ def fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def _lock(fd: int) -> bool | None:
+def try_lock(fd: int) -> bool | None:
     """Takes an exclusive lock without waiting: True if taken, False if held, None if unsupported."""
     if fcntl is None:
         return None
@@ -71,7 +71,7 @@ def _lock(fd: int) -> bool | None:
         return None
 
 
-def _is_stale(path: str, now: float) -> bool:
+def _is_stale(path: str, now: float, min_age: float | None) -> bool:
     """No live writer holds ``path`` (files: their lock; folders: every file's) and it is old."""
     try:
         age = now - os.lstat(path).st_mtime
@@ -91,23 +91,28 @@ def _is_stale(path: str, now: float) -> bool:
         except OSError:
             return False
         try:
-            taken = _lock(fd)
+            taken = try_lock(fd)
         finally:
             os.close(fd)  # closing drops a lock we took
         if taken is False:
             return False
         locks_known = locks_known and taken is True
-    return age > (STALE_AFTER_S if locks_known else STALE_WITHOUT_LOCKS_S)
+    if min_age is None:
+        min_age = STALE_AFTER_S if locks_known else STALE_WITHOUT_LOCKS_S
+    return age >= min_age
 
 
 def clean_stale_temporaries(directory: str, name: str | None = None,
-                            pattern: re.Pattern | None = None) -> list[str]:
+                            pattern: re.Pattern | None = None, min_age: float | None = None) -> list[str]:
     """Removes dead writers' temporaries in ``directory``; returns the paths removed.
 
     Args:
         directory: where to look (a missing directory has nothing to clean).
         name: remove temporaries of this target only (``name.<random>.tmp``).
         pattern: or any name matching this compiled pattern (``fullmatch``).
+        min_age: seconds since the last write before an unlocked temporary counts as
+            dead (default: the grace period above; 0 when the caller knows that no
+            writer can be starting, e.g. it holds a lock on the whole folder).
 
     Only names of fnet's own pattern are considered, and of those only the ones no
     live process holds (see the module docstring); everything else is left alone.
@@ -126,7 +131,7 @@ def clean_stale_temporaries(directory: str, name: str | None = None,
         if not pattern.fullmatch(entry):
             continue
         path = os.path.join(directory, entry)
-        if not _is_stale(path, now):
+        if not _is_stale(path, now, min_age):
             continue
         try:
             if os.path.isdir(path) and not os.path.islink(path):
@@ -163,7 +168,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     os.makedirs(directory, exist_ok=True)
     clean_stale_temporaries(directory, name)
     fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=directory)
-    _lock(fd)
+    try_lock(fd)
     try:
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
             yield handle

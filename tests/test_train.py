@@ -10,10 +10,10 @@ import numpy as np
 import optax
 import pytest
 
-import fnet
 from fnet import data as D
 from fnet import nn
 from fnet import train as T
+from fnet.train import _step
 
 
 def xent(logits, target):
@@ -90,8 +90,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path):
         T.fit(model2, params2, state2, opt, loader, xent, epochs=3, progress=False, key=jax.random.key(7),
               checkpoint_dir=ckpt, checkpoint_every=3, train_step=crashing_step)
     assert T.latest_checkpoint(ckpt)["step"] == 6
-    # The torch-named model checkpoint of the run is a plain fnet/torch checkpoint.
-    fnet.load(os.path.join(ckpt, T.latest_checkpoint(ckpt)["model"]), model2)
+    saved = T.load_checkpoint(ckpt, model2, opt)  # readable on its own, by tree path
+    assert saved.step == 6 and jax.tree.structure(saved.opt_state) == jax.tree.structure(opt.init(params2))
     _, _, fresh_params, fresh_state = _setup(n=80, batch=16, seed=99)  # resume ignores these
     resumed = T.fit(model2, fresh_params, fresh_state, opt, loader, xent, epochs=3, progress=False,
                     key=jax.random.key(7), checkpoint_dir=ckpt, checkpoint_every=3)
@@ -101,8 +101,9 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path):
     for a, b in zip(jax.tree.leaves(reference.opt_state), jax.tree.leaves(resumed.opt_state)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(reference.history["loss"], resumed.history["loss"], rtol=1e-6)
-    assert sorted(f for f in os.listdir(ckpt) if f.startswith("model-")) == [
-        "model-000000012.safetensors", "model-000000015.safetensors"]
+    run = T.latest_checkpoint(ckpt)["run"]
+    assert sorted(f for f in os.listdir(ckpt) if f.startswith("checkpoint-")) == [
+        f"checkpoint-000000012-{run}", f"checkpoint-000000015-{run}"]
 
 
 def test_batches_must_be_pairs_or_use_compute_loss():
@@ -133,8 +134,8 @@ def test_cheap_nonfinite_index_agrees_with_the_full_scan():
     loss = jnp.asarray(0.5)
 
     def both(b, o, l, g, p):  # both under jit, which orders dict keys as the step sees them
-        full = int(jax.jit(lambda *a: T._first_nonfinite(T._named_tensors(*a)))(b, o, l, g, p))
-        cheap = int(jax.jit(T._nonfinite_index)(b, o, l, g, p))
+        full = int(jax.jit(lambda *a: _step._first_nonfinite(_step._named_tensors(*a)))(b, o, l, g, p))
+        cheap = int(jax.jit(_step._nonfinite_index)(b, o, l, g, p))
         return full, cheap
 
     assert both(batch, output, loss, grads, params) == (-1, -1)
@@ -144,7 +145,7 @@ def test_cheap_nonfinite_index_agrees_with_the_full_scan():
         assert full == cheap >= 0
         bad_grad = {"0": {"weight": grads["0"]["weight"], "bias": grads["0"]["bias"].at[0].set(value)}}
         full, cheap = both(batch, output, loss, bad_grad, bad_param)  # the gradient comes first
-        assert full == cheap and full < len(T._named_tensors(batch, output, loss, grads, params)) - 2
+        assert full == cheap and full < len(_step._named_tensors(batch, output, loss, grads, params)) - 2
         full, cheap = both(batch.__class__((batch[0].at[0, 0].set(value), batch[1])), output,
                            jnp.asarray(value), grads, params)
         assert full == cheap == 0  # input batch leaf 0
