@@ -35,6 +35,8 @@ __all__ = ["atomic_write", "clean_stale_temporaries", "fsync_directory", "tempor
 
 # mkstemp's random part: 8 characters of [a-z0-9_].
 _RANDOM = r"[a-z0-9_]{8}"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: mkstemp creates 0600 files, fnet gives them the usual 0666 & ~umask
 STALE_AFTER_S = 10.0           # unlocked temporaries older than this are dead writers'
 STALE_WITHOUT_LOCKS_S = 86400.0
 
@@ -169,6 +171,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     clean_stale_temporaries(directory, name)
     fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=directory)
     try_lock(fd)
+    os.fchmod(fd, 0o666 & ~_UMASK) if hasattr(os, "fchmod") else None
     try:
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
             yield handle

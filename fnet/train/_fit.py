@@ -191,12 +191,17 @@ class _Loop:
                     sums[name] = sums.get(name, 0.0) + float(value) * n
             seconds = running["seconds"] + time.perf_counter() - t0
             self.progress.step(sums["loss"] / count, count / max(seconds, 1e-9))
-            if self.checkpoint_every and self.step % self.checkpoint_every == 0:
+            # A save due at the epoch's last step waits for the epoch's record (below), so
+            # that a run resumed from it neither loses nor double-counts that epoch.
+            if self._checkpoint_due() and self.step % self.steps_per_epoch:
                 self._checkpoint({"sums": sums, "count": count, "seconds": seconds})
         self.progress.close()
         self._end_epoch(epoch, sums, count, running["seconds"] + time.perf_counter() - t0)
-        if not self.checkpoint_every:
+        if not self.checkpoint_every or self._checkpoint_due():
             self._checkpoint(_no_partial())
+
+    def _checkpoint_due(self) -> bool:
+        return bool(self.checkpoint_every) and self.step % self.checkpoint_every == 0
 
     def _step(self, batch: Any, epoch: int) -> dict:
         """One training step; the step's checks become errors naming the step."""
