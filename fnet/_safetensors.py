@@ -185,9 +185,8 @@ def read_header(handle: BinaryIO, path: str, size: int) -> Header:
     entries: dict[str, TensorEntry] = {}
     for name, info in header.items():
         what = f"tensor {name!r}"
-        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
-            raise _fail(path, f"{what}: expected an entry with exactly dtype, shape and data_offsets, "
-                              f"got {info!r:.200}")
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+            raise _fail(path, f"{what}: expected an entry with dtype, shape and data_offsets, got {info!r:.200}")
         dtype = _DTYPES.get(info["dtype"]) if isinstance(info["dtype"], str) else None
         if dtype is None:
             raise _fail(path, f"{what}: unknown dtype {info['dtype']!r} (known: {', '.join(_DTYPES)})")
@@ -222,9 +221,9 @@ def read_header(handle: BinaryIO, path: str, size: int) -> Header:
         raise _fail(path, f"truncated: tensor {previous!r} needs data bytes up to {position} but the file "
                           f"holds {data_size} after its header")
     if position < data_size:
-        last = f"the last tensor, {previous!r}, ends" if previous else "the header lists no tensor and ends"
-        raise _fail(path, f"corrupt: {last} at data byte {position} but the file holds {data_size} "
-                          f"(extra bytes: appended to, or a different file)")
+        last = f"tensor {previous!r} ends" if previous else "the header lists no tensor and the data ends"
+        raise _fail(path, f"corrupt: {data_size - position} bytes follow the last tensor ({last} at data byte "
+                          f"{position}, the file holds {data_size}): appended to, or a different file")
     return Header(entries, dict(metadata))
 
 
