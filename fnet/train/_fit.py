@@ -71,7 +71,7 @@ def fit(model: Module, params, state, optimizer: optax.GradientTransformation, t
             optimizer, batch size or dataset is refused with :class:`ResumeError`.
             With ``resume=False`` a new run starts; the checkpoints already in the
             folder are kept. The folder must be visible to every process.
-        checkpoint_every: save every N steps (default: at the end of each epoch).
+        checkpoint_every: save every N steps and at the end (default: at the end of each epoch).
         resume: continue from the folder's newest checkpoint (see ``checkpoint_dir``).
         keep_checkpoints: how many of this run's checkpoints to keep (None or 0: all);
             the newest is never removed, nor any other run's.
@@ -197,8 +197,8 @@ class _Loop:
                 self._checkpoint({"sums": sums, "count": count, "seconds": seconds})
         self.progress.close()
         self._end_epoch(epoch, sums, count, running["seconds"] + time.perf_counter() - t0)
-        if not self.checkpoint_every or self._checkpoint_due():
-            self._checkpoint(_no_partial())
+        if not self.checkpoint_every or self._checkpoint_due() or epoch == self.epochs - 1:
+            self._checkpoint(_no_partial())  # every epoch, or every N steps and at the end
 
     def _checkpoint_due(self) -> bool:
         return bool(self.checkpoint_every) and self.step % self.checkpoint_every == 0
