@@ -269,3 +269,19 @@ def test_hub_loads_through_the_io_loader_and_imports_no_private_io_helpers(tmp_p
     with pytest.raises(fnet.StateDictError, match=r"(?s)BertModel.from_pretrained.*\"pooler.dense.bias\": the checkpoint "
                                                    r"holds complex values"):
         BertModel.from_pretrained(tmp_path)
+
+
+def test_load_adopts_the_readers_buffers_but_never_a_callers_array(tmp_path):
+    """fnet.load keeps one copy of the weights (benchmarks/load_memory.py measures 1.00x the
+    file); arrays the caller still holds are copied, since JAX arrays must never change."""
+    params, state = Net().init(jax.random.key(0))
+    path = tmp_path / "net.safetensors"
+    fnet.save(path, params, state)
+    tensors = fnet.io.read_checkpoint(path)
+    adopted = fnet.load_state_dict(Net(), tensors, copy=False).params["fc"]["weight"]
+    assert adopted.unsafe_buffer_pointer() == tensors["fc.weight"].ctypes.data
+    mine = {k: np.array(v) for k, v in fnet.state_dict(params, state).items()}
+    copied = fnet.load_state_dict(Net(), mine).params["fc"]["weight"]
+    assert copied.unsafe_buffer_pointer() != mine["fc.weight"].ctypes.data
+    mine["fc.weight"][:] = 7.0
+    np.testing.assert_array_equal(copied, params["fc"]["weight"])
