@@ -27,6 +27,21 @@ import sys
 
 import jax
 
+import fnet.functional as F
+from fnet import nn
+
+
+class MLP(nn.Module):
+    """32 -> 64 -> 10: fc1.weight (64, 32) and its Adam moments split between the processes."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(32, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, ctx, x):
+        return self.fc2(ctx, F.relu(self.fc1(ctx, x)))
+
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -50,17 +65,7 @@ def main(argv=None) -> None:
     import optax
 
     import fnet
-    from fnet import data, nn, sharding, train
-    import fnet.functional as F
-
-    class MLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(32, 64)
-            self.fc2 = nn.Linear(64, 10)
-
-        def forward(self, ctx, x):
-            return self.fc2(ctx, F.relu(self.fc1(ctx, x)))
+    from fnet import data, sharding, train
 
     model = MLP()
     params, state = model.init(jax.random.key(0))
