@@ -229,15 +229,29 @@ def _target_dtype(name: str, array: np.ndarray, want: np.dtype, dtype: Any) -> t
     return want, None
 
 
-def _to_jax(array: np.ndarray, dtype: np.dtype, owned: bool) -> jax.Array:
-    """One device array; the numpy buffer is adopted without a copy when it is ours."""
+def _to_jax(array: np.ndarray, dtype: np.dtype, adoptable: bool) -> jax.Array:
+    """One device array; the numpy buffer is adopted without a copy when ``adoptable``."""
     if array.dtype != dtype:
         converted = aligned_empty(array.shape, dtype)
         np.copyto(converted, array, casting="unsafe")
-        array, owned = converted, True
-    if owned:
+        array, adoptable = converted, True
+    if adoptable:
         return jax.device_put(array)  # adopts an aligned buffer on the CPU instead of copying
     return jnp.array(array, copy=True)  # the caller's array may change later; JAX arrays must not
+
+
+class _Adopted:
+    """Memory already adopted by this load: two arrays must never share a buffer (a torch
+    pickle stores tied weights once; a donated buffer would then overwrite the other)."""
+
+    def __init__(self):
+        self.arrays: list[np.ndarray] = []
+
+    def claim(self, array: np.ndarray) -> bool:
+        if any(np.may_share_memory(array, other) for other in self.arrays):
+            return False
+        self.arrays.append(array)
+        return True
 
 
 # -- the loader -------------------------------------------------------------------------------------
@@ -329,6 +343,7 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
     missing = [name for name in want if name not in given]
     arrays: dict[str, jax.Array] = {}
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    adopted = _Adopted()
     for name, value in given.items():
         array = to_numpy(value)
         spec = want[name]
@@ -343,7 +358,7 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
         if refusal is not None:
             errors.append(refusal)
             continue
-        arrays[name] = _to_jax(array, target, owned=not copy)
+        arrays[name] = _to_jax(array, target, adoptable=not copy and adopted.claim(array))
     refused_missing = [k for k in missing if strict and not (allow_missing is not None and allow_missing(k))]
     refused_unexpected = [k for k in unexpected
                           if strict and not (allow_unexpected is not None and allow_unexpected(k))]

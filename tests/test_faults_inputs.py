@@ -285,3 +285,15 @@ def test_load_adopts_the_readers_buffers_but_never_a_callers_array(tmp_path):
     assert copied.unsafe_buffer_pointer() != mine["fc.weight"].ctypes.data
     mine["fc.weight"][:] = 7.0
     np.testing.assert_array_equal(copied, params["fc"]["weight"])
+
+
+def test_tied_tensors_of_a_torch_pickle_get_their_own_buffers(tmp_path):
+    """torch stores a tied weight once; two parameters adopting one buffer would let a donated
+    step overwrite the other."""
+    tied = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    tied[1].weight = tied[0].weight
+    torch.save(tied.state_dict(), tmp_path / "tied.pt")
+    params, _ = fnet.load(tmp_path / "tied.pt", nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)))
+    first, second = params["0"]["weight"], params["1"]["weight"]
+    np.testing.assert_array_equal(first, second)
+    assert first.unsafe_buffer_pointer() != second.unsafe_buffer_pointer()

@@ -296,6 +296,7 @@ class _Shards:
         self.path = path
         self.where: dict[str, list[tuple[tuple[slice, ...], str, Any]]] = {}
         self.handles = {}
+        self.last: tuple[Any, np.ndarray] | None = None  # devices of one array overlap the same shards
         for file in manifest["files"]:
             file_path = os.path.join(path, file)
             if not os.path.exists(file_path):
@@ -323,8 +324,10 @@ class _Shards:
                 continue
             if entry.dtype != dtype:
                 raise CheckpointError(f"fit: {self.path!r}: {leaf} is stored as {entry.dtype}, expected {dtype}")
-            handle, file_path = self.handles[file]
-            data = read_tensor(handle, entry, file_path)
+            if self.last is None or self.last[0] is not entry:
+                handle, file_path = self.handles[file]
+                self.last = (entry, read_tensor(handle, entry, file_path))
+            data = self.last[1]
             out[tuple(slice(o.start - i.start, o.stop - i.start) for o, i in zip(overlap, index))] = \
                 data[tuple(slice(o.start - s.start, o.stop - s.start) for o, s in zip(overlap, stored))]
             covered += math.prod(s.stop - s.start for s in overlap)
