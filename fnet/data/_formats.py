@@ -11,14 +11,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 import tarfile
-import tempfile
 import urllib.request
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .._files import atomic_write
 from ._dataset import Dataset
 
 __all__ = ["CIFAR10", "MNIST", "FashionMNIST", "DatasetFileError", "download_url"]
@@ -37,7 +36,7 @@ def _md5(path: str) -> str:
 
 
 def download_url(url: str, root: str, filename: str, md5: str | None) -> str:
-    """Downloads ``url`` to ``root/filename`` (atomically) and checks its md5.
+    """Downloads ``url`` to ``root/filename`` (atomically, ``fnet._files.atomic_write``) and checks its md5.
 
     An existing file with the right checksum is kept. Raises ``DatasetFileError`` on a
     checksum mismatch and ``OSError`` with the manual-download instructions when the
@@ -47,20 +46,19 @@ def download_url(url: str, root: str, filename: str, md5: str | None) -> str:
     path = os.path.join(root, filename)
     if os.path.exists(path) and (md5 is None or _md5(path) == md5):
         return path
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=filename + ".", suffix=".part")
+    digest = hashlib.md5()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            shutil.copyfileobj(response, out)
-        got = _md5(tmp)
-        if md5 is not None and got != md5:
-            raise DatasetFileError(f"download of {url} has md5 {got}, expected {md5}; the file is "
-                                   f"corrupt or was changed upstream")
-        os.replace(tmp, path)
+        # atomic_write renames the file into place only if the block ends without an error
+        with atomic_write(path) as out, urllib.request.urlopen(url, timeout=30) as response:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                digest.update(chunk)
+                out.write(chunk)
+            if md5 is not None and digest.hexdigest() != md5:
+                raise DatasetFileError(f"download of {url} has md5 {digest.hexdigest()}, expected {md5}; the "
+                                       f"file is corrupt or was changed upstream")
+    except DatasetFileError:
+        raise
     except (OSError, ValueError) as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(err, DatasetFileError):
-            raise
         raise OSError(f"could not download {url} ({err}). Without a network, download it elsewhere "
                       f"and place it at {path}") from None
     return path
