@@ -103,7 +103,12 @@ def _leaf_name(path: tuple) -> str:
 def leaves(tree: Any) -> dict[str, Any]:
     """``{path: leaf}`` in ``jax.tree.leaves`` order: torch names for nested dicts
     (``fc1.weight``), ``keystr`` paths otherwise (``[0].mu['fc1']['weight']``)."""
-    return {_leaf_name(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    named = {_leaf_name(path): leaf for path, leaf in flat}
+    if len(named) != len(flat):
+        raise ValueError("fit: two leaves of a tree have the same name (a dict key containing '.' next to a "
+                         "nested dict of the same path); a checkpoint could keep only one of them")
+    return named
 
 
 def node_types(tree: Any) -> list[str]:
@@ -458,14 +463,14 @@ class CheckpointWriter:
         for tree_name, tree in trees.items():
             for leaf_path, leaf in leaves(tree).items():
                 key = f"{tree_name}/{leaf_path}"
-                if isinstance(leaf, jax.Array):
-                    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-                        raise TypeError(f"fit: cannot checkpoint {key}: it holds PRNG keys ({leaf.dtype}); "
-                                        f"store jax.random.key_data(key) instead")
+                if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+                    raise TypeError(f"fit: cannot checkpoint {key}: it holds PRNG keys ({leaf.dtype}); "
+                                    f"store jax.random.key_data(key) instead")
+                if isinstance(leaf, jax.Array) and not (leaf.is_fully_addressable and count > 1):
                     for shard in leaf.addressable_shards:
                         if shard.replica_id == 0:
                             tensors[f"{key}|{_index_text(shard.index, leaf.shape)}"] = shard.data
-                elif index == 0:  # host values (numpy, Python scalars): process 0 writes them
+                elif index == 0:  # host values, and arrays every process holds whole: process 0 writes them
                     value = np.asarray(leaf)
                     tensors[f"{key}|{_index_text(tuple(slice(None) for _ in value.shape), value.shape)}"] = value
         files = [f"process-{i:05d}-of-{count:05d}.safetensors" for i in range(count)]
