@@ -16,8 +16,8 @@ flattened names are torch's ``state_dict`` keys::
 
 See ``fnet.state_dict``, ``fnet.load_state_dict``, ``fnet.save`` and ``fnet.load`` for
 checkpoints. Every public subpackage is reachable from ``import fnet``: ``fnet.nn``,
-``fnet.functional``, ``fnet.init``, ``fnet.optim`` and ``fnet.config`` are imported
-with it; ``fnet.data``, ``fnet.train``, ``fnet.sharding``, ``fnet.precision``,
+``fnet.functional``, ``fnet.init``, ``fnet.optim``, ``fnet.config`` and ``fnet.debug`` are
+imported with it; ``fnet.data``, ``fnet.train``, ``fnet.sharding``, ``fnet.precision``,
 ``fnet.models`` and ``fnet.parity`` on first use (none of them imports torch).
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import config, functional, init, nn
+from . import config, debug, functional, init, nn
 from . import optim
 from .io import CheckpointError, StateDictError, load, load_state_dict, save, state_dict, summary
 
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 # Imported on first attribute access, to keep `import fnet` fast.
 _LAZY_SUBPACKAGES = ("data", "train", "sharding", "precision", "models", "parity")
 
-__all__ = ["nn", "functional", "init", "config", "optim", *_LAZY_SUBPACKAGES, "state_dict",
+__all__ = ["nn", "functional", "init", "config", "debug", "optim", *_LAZY_SUBPACKAGES, "state_dict",
            "load_state_dict", "save", "load", "summary", "StateDictError", "CheckpointError"]
 
 

@@ -8,15 +8,28 @@ SEP = "."
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flattens a nested dict into ``{"a.b.c": leaf}`` (insertion order kept)."""
+    """Flattens a nested dict into ``{"a.b.c": leaf}`` (insertion order kept).
+
+    Raises:
+        ValueError: two paths give the same name (``{"a.b": x, "a": {"b": y}}``):
+            a flat state_dict could hold only one of the two arrays.
+    """
     flat: dict[str, Any] = {}
+    _flatten_into(flat, tree, prefix)
+    return flat
+
+
+def _flatten_into(flat: dict[str, Any], tree: Mapping[str, Any], prefix: str) -> None:
     for name, value in tree.items():
         key = f"{prefix}{name}"
         if isinstance(value, Mapping):
-            flat.update(flatten(value, key + SEP))
+            _flatten_into(flat, value, key + SEP)
+        elif key in flat:
+            raise ValueError(f"two entries of the tree are both named {key!r} once flattened with "
+                             f"{SEP!r} (a key containing {SEP!r} next to a nested dict of the same "
+                             f"path); rename one, a state_dict can hold only one of them")
         else:
             flat[key] = value
-    return flat
 
 
 def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,6 +54,9 @@ def merge_ordered(params: Mapping[str, Any], state: Mapping[str, Any]) -> dict[s
     for source in (params, state):
         for name, value in source.items():
             if not isinstance(value, Mapping):
+                if name in merged:
+                    raise ValueError(f"{name!r} is both a parameter and a buffer; a state_dict can "
+                                     f"hold only one of them")
                 merged[name] = value
     children: list[str] = []
     for source in (params, state):

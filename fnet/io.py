@@ -1,4 +1,4 @@
-"""torch ``state_dict`` interop and safetensors checkpoints.
+"""torch ``state_dict`` interop and safetensors checkpoints: the one loader every caller uses.
 
 A parameter tree *is* a nested torch ``state_dict``, so converting is flattening and
 unflattening, never a per-model mapping table::
@@ -7,13 +7,20 @@ unflattening, never a per-model mapping table::
     sd = fnet.state_dict(params, state)            # {"fc1.weight": np.ndarray, ...}
     fnet.save("ckpt.safetensors", params, state)   # torch: load_state_dict(load_file(...))
     params, state = fnet.load("ckpt.safetensors", model)
+
+:func:`load_state_dict` is the only place where checkpoint names meet a model: it
+matches names (after an optional ``rename``), checks shapes, applies the dtype policy,
+initialises what may be missing, and returns a :class:`LoadResult` that unpacks as
+``params, state`` and carries torch's ``missing_keys`` / ``unexpected_keys`` (and
+``mismatched_keys``). ``fnet.load`` and ``fnet.models``' ``from_pretrained`` call it
+with their hooks.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -21,30 +28,39 @@ import ml_dtypes
 import numpy as np
 
 from . import _tree
-from ._safetensors import CheckpointError, load_file, save_file
+from ._checks import StateDictError, fmt_shape
+from ._safetensors import CheckpointError, aligned_empty, load_file, save_file
 from .nn._module import Module
 
 __all__ = ["state_dict", "load_state_dict", "save", "load", "summary", "StateDictError",
-           "CheckpointError", "LoadedStateDict"]
+           "CheckpointError", "LoadResult", "read_checkpoint", "model_shapes"]
 
 
-class StateDictError(ValueError):
-    """Keys or shapes of a state_dict do not match the model (torch's RuntimeError)."""
-
-
-class LoadedStateDict(tuple):
-    """``(params, state)`` with torch's ``missing_keys`` / ``unexpected_keys`` attached.
+class LoadResult(tuple):
+    """``(params, state)`` with the loading report attached, as torch's ``load_state_dict``.
 
     Unpacks like a pair: ``params, state = fnet.load_state_dict(model, sd)``.
+
+    Attributes:
+        params, state: the loaded trees.
+        missing_keys: model names the checkpoint lacks (freshly initialised; only
+            possible with ``strict=False`` or ``allow_missing``).
+        unexpected_keys: checkpoint names the model does not have (not loaded).
+        mismatched_keys: ``(name, checkpoint shape, model shape)`` of tensors
+            re-initialised because of ``ignore_mismatched_sizes=True``.
     """
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+    mismatched_keys: list[tuple[str, tuple[int, ...], tuple[int, ...]]]
 
-    def __new__(cls, params: dict, state: dict, missing: list[str], unexpected: list[str]):
+    def __new__(cls, params: dict, state: dict, *, missing_keys: Iterable[str] = (),
+                unexpected_keys: Iterable[str] = (),
+                mismatched_keys: Iterable[tuple[str, tuple[int, ...], tuple[int, ...]]] = ()):
         self = super().__new__(cls, (params, state))
-        self.missing_keys = missing
-        self.unexpected_keys = unexpected
+        self.missing_keys = list(missing_keys)
+        self.unexpected_keys = list(unexpected_keys)
+        self.mismatched_keys = list(mismatched_keys)
         return self
 
     @property
@@ -55,9 +71,24 @@ class LoadedStateDict(tuple):
     def state(self) -> dict:
         return self[1]
 
+    @property
+    def newly_initialized_keys(self) -> list[str]:
+        """Every name whose array is freshly initialised (missing, then mismatched)."""
+        return self.missing_keys + [name for name, _, _ in self.mismatched_keys]
+
+    def loading_info(self) -> dict[str, list]:
+        """The report as transformers' ``output_loading_info`` dict."""
+        return {"missing_keys": list(self.missing_keys), "unexpected_keys": sorted(self.unexpected_keys),
+                "mismatched_keys": list(self.mismatched_keys),
+                "newly_initialized_keys": self.newly_initialized_keys}
+
 
 def to_numpy(value: Any) -> np.ndarray:
-    """A torch tensor, jax array or array-like as a numpy array of the same dtype."""
+    """A torch tensor, jax array or array-like as a numpy array of the same dtype.
+
+    A jax array split over several processes is gathered (a collective: every process
+    must call this together).
+    """
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         tensor = value.detach().cpu()
         if str(tensor.dtype) == "torch.bfloat16":
@@ -69,19 +100,6 @@ def to_numpy(value: Any) -> np.ndarray:
 
         return np.asarray(multihost_utils.process_allgather(value, tiled=True))
     return np.asarray(value)
-
-
-def _canonical(array: np.ndarray, dtype: Any | None) -> jax.Array:
-    """To a jax array keeping the dtype; 64-bit types narrow only when x64 is off."""
-    floating = np.issubdtype(array.dtype, np.floating) or array.dtype == ml_dtypes.bfloat16
-    if dtype is not None and floating:
-        return jnp.asarray(array, dtype=dtype)
-    if jax.dtypes.canonicalize_dtype(np.float64) != np.float64:  # x64 is off
-        narrow = {np.dtype("float64"): np.float32, np.dtype("int64"): np.int32,
-                  np.dtype("uint64"): np.uint32}
-        if array.dtype in narrow:
-            array = array.astype(narrow[array.dtype])
-    return jnp.asarray(array)
 
 
 def _aliases(model: Module) -> dict[str, str]:
@@ -123,6 +141,9 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
         ``{"fc1.weight": np.ndarray, ...}`` in torch's order (a module's parameters,
         then its buffers, then its children).
 
+    Raises:
+        ValueError: two entries flatten to the same name (``{"a.b": x, "a": {"b": y}}``).
+
     PyTorch equivalent: ``torch.nn.Module.state_dict``.
     """
     flat = _tree.flatten(_tree.merge_ordered(params, state or {}))
@@ -135,17 +156,118 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
     return out
 
 
-def _expected(model: Module) -> tuple[dict[str, Any], dict[str, Any]]:
-    params, state = jax.eval_shape(model.init, jax.random.key(0))
-    return _tree.flatten(params), _tree.flatten(state)
+def model_shapes(model: Module) -> tuple[dict[str, jax.ShapeDtypeStruct], dict[str, jax.ShapeDtypeStruct]]:
+    """The torch names, shapes and dtypes of ``model``'s parameters and buffers (no arrays made).
+
+    Returns:
+        ``(params, buffers)``: two flat ``{name: jax.ShapeDtypeStruct}`` dicts in the
+        model's order.
+    """
+    cache = model._cache()
+    key = ("shapes", _x64())
+    if key not in cache:
+        params, state = jax.eval_shape(model.init, jax.random.key(0))
+        cache[key] = (_tree.flatten(params), _tree.flatten(state))
+    params, state = cache[key]
+    return dict(params), dict(state)
 
 
-def _fmt_size(shape: tuple[int, ...]) -> str:
-    return f"({', '.join(str(s) for s in shape)}{',' if len(shape) == 1 else ''})"
+# -- the dtype policy ---------------------------------------------------------------------------
+
+def _is_float(dtype: np.dtype) -> bool:
+    return bool(jnp.issubdtype(dtype, jnp.floating))
+
+
+def _x64() -> bool:
+    """Whether 64-bit types are on (``jax_enable_x64``, also inside ``jax.enable_x64()``)."""
+    return jax.dtypes.canonicalize_dtype(np.float64) == np.float64
+
+
+def _narrow(dtype: np.dtype) -> np.dtype:
+    """64-bit types become 32-bit when ``jax_enable_x64`` is off, as JAX itself does."""
+    if _x64():
+        return dtype
+    return {np.dtype("float64"): np.dtype("float32"), np.dtype("int64"): np.dtype("int32"),
+            np.dtype("uint64"): np.dtype("uint32")}.get(dtype, dtype)
+
+
+def _target_dtype(name: str, array: np.ndarray, want: np.dtype, dtype: Any) -> tuple[np.dtype | None, str | None]:
+    """``(dtype to load as, None)`` or ``(None, why it is refused)``.
+
+    torch copies a checkpoint tensor into the model's tensor (``param.copy_``): a
+    float parameter takes integer or bool values converted to its dtype, an integer
+    buffer takes float values. fnet does the same, except that (1) a float parameter
+    keeps the checkpoint's float width (fnet's arrays are the model: bf16 stays bf16,
+    float64 stays float64 under x64; ``dtype=`` casts), and (2) float values that an
+    integer buffer cannot hold exactly (3.7, NaN, 1e30) are refused where torch would
+    truncate them.
+    """
+    src = array.dtype
+    if src.kind == "c":
+        return None, f'"{name}": the checkpoint holds complex values ({src}) for a real {want} tensor'
+    if src.kind not in "biuf" and not _is_float(src):
+        return None, (f'"{name}": expected a numeric tensor, got {type(array).__name__} of dtype {src} '
+                      f"(torch: expected torch.Tensor or Tensor-like object from checkpoint)")
+    if _is_float(want):
+        if _is_float(src):
+            return _narrow(np.dtype(dtype) if dtype is not None else src), None
+        return _narrow(np.dtype(dtype) if dtype is not None else want), None
+    # integer or bool buffer (num_batches_tracked, masks)
+    if array.size:
+        values = array.astype(np.float64) if _is_float(src) else array
+        if _is_float(src) and not (np.all(np.isfinite(values)) and np.all(values == np.trunc(values))):
+            bad = values[~(np.isfinite(values) & (values == np.trunc(values)))].flat[0]
+            return None, (f'"{name}": the checkpoint holds {src} values that are not whole numbers '
+                          f"(e.g. {bad}) for an integer buffer of dtype {want}; torch would truncate "
+                          f"them, fnet refuses")
+        info = np.iinfo(want) if want.kind in "iu" else None
+        lo, hi = (info.min, info.max) if info is not None else (0, 1)
+        if values.min() < lo or values.max() > hi:
+            bad = values.max() if values.max() > hi else values.min()
+            return None, (f'"{name}": the checkpoint holds {bad}, outside the range [{lo}, {hi}] of the '
+                          f"model's {want} buffer")
+    return want, None
+
+
+def _to_jax(array: np.ndarray, dtype: np.dtype, adoptable: bool) -> jax.Array:
+    """One device array; the numpy buffer is adopted without a copy when ``adoptable``."""
+    if array.dtype != dtype:
+        converted = aligned_empty(array.shape, dtype)
+        np.copyto(converted, array, casting="unsafe")
+        array, adoptable = converted, True
+    if adoptable:
+        return jax.device_put(array)  # adopts an aligned buffer on the CPU instead of copying
+    return jnp.array(array, copy=True)  # the caller's array may change later; JAX arrays must not
+
+
+class _Adopted:
+    """Memory already adopted by this load: two arrays must never share a buffer (a torch
+    pickle stores tied weights once; a donated buffer would then overwrite the other)."""
+
+    def __init__(self):
+        self.arrays: list[np.ndarray] = []
+
+    def claim(self, array: np.ndarray) -> bool:
+        if any(np.may_share_memory(array, other) for other in self.arrays):
+            return False
+        self.arrays.append(array)
+        return True
+
+
+# -- the loader -------------------------------------------------------------------------------------
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f'"{k}"' for k in names)
 
 
 def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: bool = True, *,
-                    dtype: Any = None, key: jax.Array | None = None) -> LoadedStateDict:
+                    dtype: Any = None, key: jax.Array | None = None,
+                    rename: Callable[[str], str] | None = None,
+                    ignore: Callable[[str], bool] | None = None,
+                    allow_missing: Callable[[str], bool] | None = None,
+                    allow_unexpected: Callable[[str], bool] | None = None,
+                    ignore_mismatched_sizes: bool = False, copy: bool = True,
+                    where: str | None = None) -> LoadResult:
     """Loads a torch ``state_dict`` (tensors or arrays) into fresh fnet trees.
 
     Args:
@@ -153,16 +275,38 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
         state_dict: ``{name: tensor}`` from ``torch_module.state_dict()``, numpy arrays,
             jax arrays; a torch module is accepted too (its ``state_dict()`` is used).
         strict: like torch, raise one :class:`StateDictError` listing every missing and
-            unexpected key. Shape mismatches always raise, as in torch.
-        dtype: cast floating-point tensors to this dtype. By default each array keeps
-            its checkpoint dtype (bf16 stays bf16, float64 stays float64 under
-            ``jax_enable_x64``; without x64, 64-bit types become 32-bit).
-        key: PRNG key that initialises missing entries when ``strict=False``
+            unexpected key. Shape mismatches always raise, as in torch (unless
+            ``ignore_mismatched_sizes``).
+        dtype: cast floating-point parameters and buffers to this dtype. By default a
+            float tensor keeps its checkpoint dtype (bf16 stays bf16, float64 stays
+            float64 under ``jax_enable_x64``; without x64, 64-bit types become 32-bit);
+            integer or bool values for a float parameter are converted to the model's
+            dtype and float values for an integer buffer (``num_batches_tracked``) to
+            its integer dtype, as torch's ``copy_`` does. Refused, naming the key:
+            non-numeric values, complex values for a real tensor, and float values an
+            integer buffer cannot hold exactly (torch would truncate 3.7 to 3).
+        key: PRNG key that initialises missing (and re-initialised) entries
             (default ``jax.random.key(0)``).
+        rename: maps each checkpoint name before matching (legacy names, prefixes).
+        ignore: checkpoint names (after ``rename``) for which it returns True are
+            dropped silently: neither loaded nor reported.
+        allow_missing: with ``strict=True``, missing names for which it returns True
+            are initialised (and reported in ``missing_keys``) instead of raising.
+        allow_unexpected: with ``strict=True``, unexpected names for which it returns
+            True are reported instead of raising.
+        ignore_mismatched_sizes: re-initialise tensors whose shape differs from the
+            model's (reported in ``mismatched_keys``) instead of raising.
+        copy: False lets fnet adopt the arrays' memory instead of copying it where it
+            can (the CPU); the caller must not modify them afterwards.
+        where: how errors name the model (default: its class name).
 
     Returns:
-        ``(params, state)``, a pair that also carries ``missing_keys`` and
-        ``unexpected_keys`` (both empty when ``strict=True``).
+        A :class:`LoadResult`: ``(params, state)`` carrying ``missing_keys``,
+        ``unexpected_keys`` and ``mismatched_keys``.
+
+    Raises:
+        StateDictError: everything that does not fit, listed in one message.
+        TypeError: ``state_dict`` is not a mapping.
 
     PyTorch equivalent: ``torch.nn.Module.load_state_dict``.
     """
@@ -171,48 +315,116 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"load_state_dict: expected a mapping of name -> tensor, got "
                         f"{type(state_dict).__name__}")
-    want_params, want_state = _expected(model)
+    where = where or type(model).__name__
+    want_params, want_state = model_shapes(model)
+    want = {**want_params, **want_state}
     aliases = _aliases(model)
     given: dict[str, Any] = {}
+    source: dict[str, str] = {}
     unexpected: list[str] = []
-    for name, value in state_dict.items():
-        if name in want_params or name in want_state:
-            given[name] = value
+    errors: list[str] = []
+    for original, value in state_dict.items():
+        name = rename(original) if rename is not None else original
+        if ignore is not None and ignore(name):
             continue
-        canonical = _resolve_alias(name, aliases)
-        if canonical is not None and (canonical in want_params or canonical in want_state):
-            given.setdefault(canonical, value)
-        else:
-            unexpected.append(name)
-    missing = [name for name in (*want_params, *want_state) if name not in given]
-    errors = []
+        if name not in want:
+            canonical = _resolve_alias(name, aliases)
+            if canonical is None or canonical not in want:
+                unexpected.append(name)
+                continue
+            if canonical in given:  # torch's state_dict lists a shared module under every name
+                continue
+            name = canonical
+        if name in given:
+            errors.append(f'checkpoint keys "{source[name]}" and "{original}" both load "{name}"; '
+                          f"only one can")
+            continue
+        given[name], source[name] = value, original
+    missing = [name for name in want if name not in given]
     arrays: dict[str, jax.Array] = {}
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    adopted = _Adopted()
     for name, value in given.items():
         array = to_numpy(value)
-        spec = want_params.get(name, want_state.get(name))
+        spec = want[name]
         if tuple(array.shape) != tuple(spec.shape):
-            errors.append(f"size mismatch for {name}: copying a param with shape "
-                          f"{_fmt_size(array.shape)} from checkpoint, the shape in current model "
-                          f"is {_fmt_size(tuple(spec.shape))}.")
+            if ignore_mismatched_sizes:
+                mismatched.append((name, tuple(array.shape), tuple(spec.shape)))
+            else:
+                errors.append(f"size mismatch for {name}: copying a param with shape {fmt_shape(array.shape)} "
+                              f"from checkpoint, the shape in current model is {fmt_shape(spec.shape)}.")
             continue
-        arrays[name] = _canonical(array, dtype)
-    if strict:
-        if missing:
-            errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if unexpected:
-            errors.insert(1 if missing else 0,
-                          "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        target, refusal = _target_dtype(name, array, np.dtype(spec.dtype), dtype)
+        if refusal is not None:
+            errors.append(refusal)
+            continue
+        arrays[name] = _to_jax(array, target, adoptable=not copy and adopted.claim(array))
+    refused_missing = [k for k in missing if strict and not (allow_missing is not None and allow_missing(k))]
+    refused_unexpected = [k for k in unexpected
+                          if strict and not (allow_unexpected is not None and allow_unexpected(k))]
+    if refused_unexpected:
+        errors.insert(0, f"Unexpected key(s) in state_dict: {_quoted(refused_unexpected)}.")
+    if refused_missing:
+        errors.insert(0, f"Missing key(s) in state_dict: {_quoted(refused_missing)}.")
     if errors:
-        raise StateDictError(f"Error(s) in loading state_dict for {type(model).__name__}:\n\t"
-                             + "\n\t".join(errors))
-    if missing:
-        fresh_params, fresh_state = model.init(key if key is not None else jax.random.key(0))
-        fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
-        for name in missing:
-            arrays[name] = fresh[name]
+        hints = []
+        if refused_missing or refused_unexpected:
+            hints.append("strict=False loads what matches and initialises the rest")
+        if any(e.startswith("size mismatch") for e in errors):
+            hints.append("ignore_mismatched_sizes=True re-initialises tensors of another shape")
+        raise StateDictError(f"Error(s) in loading state_dict for {where}:\n\t" + "\n\t".join(errors)
+                             + (f"\n({'; '.join(hints)})" if hints else ""))
+    fresh_names = missing + [name for name, _, _ in mismatched]
+    if fresh_names:
+        def fresh_subset(init_key):  # only these entries are computed: XLA drops the rest
+            fresh_params, fresh_state = model.init(init_key)
+            fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
+            return {k: fresh[k] for k in fresh_names}
+
+        fresh = jax.jit(fresh_subset)(key if key is not None else jax.random.key(0))
+        for name in fresh_names:
+            value = fresh[name]
+            arrays[name] = value.astype(dtype) if dtype is not None and _is_float(value.dtype) else value
     params = _tree.unflatten({name: arrays[name] for name in want_params})
     state = _tree.unflatten({name: arrays[name] for name in want_state})
-    return LoadedStateDict(params, state, missing, unexpected)
+    return LoadResult(params, state, missing_keys=missing, unexpected_keys=unexpected,
+                      mismatched_keys=mismatched)
+
+
+# -- files --------------------------------------------------------------------------------------------
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every tensor of a checkpoint file as numpy arrays by name.
+
+    ``*.safetensors`` files go through fnet's checked reader (each array owns a fresh
+    buffer); ``.pt``, ``.pth`` and ``.bin`` files only through
+    ``torch.load(path, weights_only=True)``, so no arbitrary pickle is executed
+    (a ``{"state_dict": {...}}`` wrapper, as training scripts save, is unwrapped).
+
+    Raises:
+        CheckpointError: the file is missing, truncated, corrupt, or not a state_dict.
+    """
+    path = os.fspath(path)
+    if not path.endswith((".pt", ".pth", ".bin")):
+        return load_file(path)[0]
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is optional
+        raise CheckpointError(f"reading {path!r} needs torch (a torch pickle); save it as "
+                              f".safetensors to load without torch") from None
+    try:
+        tensors = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path!r}") from None
+    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt pickles
+        raise CheckpointError(f"{path!r} is not a readable torch checkpoint (weights_only=True): "
+                              f"{err}") from None
+    if isinstance(tensors, Mapping) and isinstance(tensors.get("state_dict"), Mapping):
+        tensors = tensors["state_dict"]
+    if not isinstance(tensors, Mapping):
+        raise CheckpointError(f"{path!r} does not hold a state_dict (a mapping of names to tensors), "
+                              f"but a {type(tensors).__name__}")
+    return {name: to_numpy(value) if hasattr(value, "detach") else value for name, value in tensors.items()}
 
 
 def save(path: str | os.PathLike, params: Mapping, state: Mapping | None = None, *,
@@ -220,9 +432,13 @@ def save(path: str | os.PathLike, params: Mapping, state: Mapping | None = None,
     """Writes a torch-named safetensors checkpoint, atomically.
 
     ``torch_module.load_state_dict(safetensors.torch.load_file(path))`` accepts the file
-    directly. The file is written to a temporary name in the same directory and renamed
-    over ``path`` only when complete, so an interrupted save leaves the previous
-    checkpoint intact.
+    directly. The file is written to ``NAME.<random>.tmp`` in the same directory,
+    fsynced and renamed over ``path`` only when complete, so an interrupted save
+    leaves the previous checkpoint intact; temporaries of killed saves are removed by
+    the next save of the same name.
+
+    With several processes (``jax.distributed``), call it on every process: arrays
+    split across processes are gathered (a collective) and process 0 writes the file.
 
     Args:
         path: destination, conventionally ``*.safetensors``.
@@ -230,45 +446,32 @@ def save(path: str | os.PathLike, params: Mapping, state: Mapping | None = None,
         model: optional, see :func:`state_dict` (names of shared modules).
         metadata: extra string metadata stored in the header.
 
+    Raises:
+        ValueError: two entries of the trees flatten to the same name.
+
     PyTorch equivalent: ``safetensors.torch.save_file(module.state_dict(), path)``.
     """
     tensors = state_dict(params, state, model=model)
     meta = {"format": "pt", "producer": "fnet"}
     meta.update(metadata or {})
-    save_file(tensors, path, meta)
+    if jax.process_index() == 0:
+        save_file(tensors, path, meta)
 
 
 def load(path: str | os.PathLike, model: Module, strict: bool = True, *, dtype: Any = None
-         ) -> LoadedStateDict:
-    """Reads a checkpoint and validates it against ``model``.
+         ) -> LoadResult:
+    """Reads a checkpoint file and loads it into ``model``'s trees (see :func:`load_state_dict`).
 
-    ``*.safetensors`` files are read by fnet's own checked reader; a torch ``.pt``,
-    ``.pth`` or ``.bin`` file only through ``torch.load(path, weights_only=True)``
-    (no arbitrary pickle is executed).
+    The file is read tensor by tensor into buffers that JAX adopts on the CPU, so the
+    process holds one copy of the weights (``benchmarks/load_memory.py``).
 
     Raises:
-        CheckpointError: the file is missing, truncated or corrupt.
-        StateDictError: keys or shapes do not match the model.
+        CheckpointError: the file is missing, truncated or corrupt (named with the tensor).
+        StateDictError: keys, shapes or dtypes do not fit the model.
     """
     path = os.fspath(path)
-    if path.endswith((".pt", ".pth", ".bin")):
-        try:
-            import torch
-        except ImportError:  # pragma: no cover - torch is optional
-            raise CheckpointError(f"fnet.load: reading {path!r} needs torch; save it as "
-                                  f".safetensors to load without torch") from None
-        try:
-            tensors = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise CheckpointError(f"fnet.load: no checkpoint at {path!r}") from None
-        except Exception as err:  # torch raises many types for corrupt pickles
-            raise CheckpointError(f"fnet.load: {path!r} is not a readable torch checkpoint "
-                                  f"(weights_only=True): {err}") from None
-        if isinstance(tensors, Mapping) and "state_dict" in tensors and isinstance(tensors["state_dict"], Mapping):
-            tensors = tensors["state_dict"]
-    else:
-        tensors, _ = load_file(path)
-    return load_state_dict(model, tensors, strict=strict, dtype=dtype)
+    return load_state_dict(model, read_checkpoint(path), strict=strict, dtype=dtype, copy=False,
+                           where=f"{type(model).__name__} from {path!r}")
 
 
 def summary(model: Module, params: Mapping, state: Mapping | None = None) -> str:

@@ -293,8 +293,9 @@ def test_broken_checkpoints_name_the_tensor(tmp_path):
     wrong = dict(tensors)
     wrong["encoder.layer.0.output.dense.weight"] = np.zeros((8, 15), np.float32)
     save_file(wrong, path / "model.safetensors", meta)
-    with pytest.raises(StateDictError, match=r"encoder\.layer\.0\.output\.dense\.weight: shape \(8, 15\) in the "
-                                             r"checkpoint, \(8, 16\) in the model"):
+    with pytest.raises(StateDictError, match=r"size mismatch for encoder\.layer\.0\.output\.dense\.weight: copying "
+                                             r"a param with shape \(8, 15\) from checkpoint, the shape in "
+                                             r"current model is \(8, 16\)"):
         BertModel.from_pretrained(path)
 
     (path / "model.safetensors").write_bytes(b"\x10\x00")
@@ -309,7 +310,7 @@ def test_broken_checkpoints_name_the_tensor(tmp_path):
 
 def test_mismatched_head_can_be_reinitialised(tmp_path):
     _, _, path = _tiny(tmp_path, BertForSequenceClassification, num_labels=2)
-    with pytest.raises(StateDictError, match=r"classifier\.weight: shape \(2, 8\)"):
+    with pytest.raises(StateDictError, match=r"classifier\.weight: copying a param with shape \(2, 8\)"):
         BertForSequenceClassification.from_pretrained(path, num_labels=4)
     model, params, info = BertForSequenceClassification.from_pretrained(
         path, num_labels=4, ignore_mismatched_sizes=True, output_loading_info=True)

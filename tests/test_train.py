@@ -10,10 +10,10 @@ import numpy as np
 import optax
 import pytest
 
-import fnet
 from fnet import data as D
 from fnet import nn
 from fnet import train as T
+from fnet.train import _step
 
 
 def xent(logits, target):
@@ -90,8 +90,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path):
         T.fit(model2, params2, state2, opt, loader, xent, epochs=3, progress=False, key=jax.random.key(7),
               checkpoint_dir=ckpt, checkpoint_every=3, train_step=crashing_step)
     assert T.latest_checkpoint(ckpt)["step"] == 6
-    # The torch-named model checkpoint of the run is a plain fnet/torch checkpoint.
-    fnet.load(os.path.join(ckpt, T.latest_checkpoint(ckpt)["model"]), model2)
+    saved = T.load_checkpoint(ckpt, model2, opt)  # readable on its own, by tree path
+    assert saved.step == 6 and jax.tree.structure(saved.opt_state) == jax.tree.structure(opt.init(params2))
     _, _, fresh_params, fresh_state = _setup(n=80, batch=16, seed=99)  # resume ignores these
     resumed = T.fit(model2, fresh_params, fresh_state, opt, loader, xent, epochs=3, progress=False,
                     key=jax.random.key(7), checkpoint_dir=ckpt, checkpoint_every=3)
@@ -101,8 +101,9 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path):
     for a, b in zip(jax.tree.leaves(reference.opt_state), jax.tree.leaves(resumed.opt_state)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(reference.history["loss"], resumed.history["loss"], rtol=1e-6)
-    assert sorted(f for f in os.listdir(ckpt) if f.startswith("model-")) == [
-        "model-000000012.safetensors", "model-000000015.safetensors"]
+    run = T.latest_checkpoint(ckpt)["run"]
+    assert sorted(f for f in os.listdir(ckpt) if f.startswith("checkpoint-")) == [
+        f"checkpoint-000000012-{run}", f"checkpoint-000000015-{run}"]
 
 
 def test_batches_must_be_pairs_or_use_compute_loss():
@@ -133,8 +134,8 @@ def test_cheap_nonfinite_index_agrees_with_the_full_scan():
     loss = jnp.asarray(0.5)
 
     def both(b, o, l, g, p):  # both under jit, which orders dict keys as the step sees them
-        full = int(jax.jit(lambda *a: T._first_nonfinite(T._named_tensors(*a)))(b, o, l, g, p))
-        cheap = int(jax.jit(T._nonfinite_index)(b, o, l, g, p))
+        full = int(jax.jit(lambda *a: _step._first_nonfinite(_step._named_tensors(*a)))(b, o, l, g, p))
+        cheap = int(jax.jit(_step._nonfinite_index)(b, o, l, g, p))
         return full, cheap
 
     assert both(batch, output, loss, grads, params) == (-1, -1)
@@ -144,7 +145,7 @@ def test_cheap_nonfinite_index_agrees_with_the_full_scan():
         assert full == cheap >= 0
         bad_grad = {"0": {"weight": grads["0"]["weight"], "bias": grads["0"]["bias"].at[0].set(value)}}
         full, cheap = both(batch, output, loss, bad_grad, bad_param)  # the gradient comes first
-        assert full == cheap and full < len(T._named_tensors(batch, output, loss, grads, params)) - 2
+        assert full == cheap and full < len(_step._named_tensors(batch, output, loss, grads, params)) - 2
         full, cheap = both(batch.__class__((batch[0].at[0, 0].set(value), batch[1])), output,
                            jnp.asarray(value), grads, params)
         assert full == cheap == 0  # input batch leaf 0
@@ -166,3 +167,54 @@ def test_the_default_step_leaves_the_check_out_and_fit_still_checks_the_loss():
         T.fit(model, params, state, opt, bad, xent, progress=False, train_step=step)
     result = T.fit(model, params, state, opt, bad, xent, progress=False, check_finite=False)
     assert result.step == 1  # no check: the NaN step is taken
+
+
+def _plateau_run(checkpoint_dir=None, epochs=6):
+    from fnet.optim import SGD, lr_scheduler
+
+    model, loader, params, state = _setup()
+    # patience 0 and a demanding threshold: the lr falls after most epochs
+    plateau = lr_scheduler.ReduceLROnPlateau(0.2, factor=0.5, patience=0, threshold=0.5)
+    opt = optax.inject_hyperparams(SGD)(lr=plateau.lr, momentum=0.9)
+    return T.fit(model, params, state, opt, loader, xent, epochs=epochs, eval_loader=loader, progress=False,
+                 plateau=plateau, checkpoint_dir=checkpoint_dir), plateau
+
+
+def test_fit_feeds_reduce_lr_on_plateau_like_torchs_loop():
+    result, plateau = _plateau_run()
+    h = result.history
+    # torch's loop: scheduler.step(val_loss) after each epoch; the lr recorded is the next epoch's
+    state = plateau.init()
+    expected = []
+    for val_loss in h["val_loss"]:
+        state = plateau.step(state, val_loss)
+        expected.append(state.lr)
+    assert h["lr"] == expected and expected[-1] < plateau.lr
+    lr_in_optimizer = float(result.opt_state.hyperparams["lr"])
+    assert lr_in_optimizer == pytest.approx(expected[-1])
+
+
+def test_plateau_state_survives_a_resume(tmp_path):
+    full, _ = _plateau_run(str(tmp_path / "a"), epochs=6)
+    _plateau_run(str(tmp_path / "b"), epochs=3)
+    resumed, _ = _plateau_run(str(tmp_path / "b"), epochs=6)
+    assert resumed.history["lr"] == full.history["lr"]
+    for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_plateau_needs_an_injected_lr_and_a_recorded_metric():
+    from fnet.optim import lr_scheduler
+
+    model, loader, params, state = _setup()
+    plateau = lr_scheduler.ReduceLROnPlateau(0.1)
+    with pytest.raises(ValueError, match="inject_hyperparams"):
+        T.fit(model, params, state, optax.sgd(0.1), loader, xent, progress=False, plateau=plateau)
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    with pytest.raises(ValueError, match="inject_hyperparams"):  # optax's own name for it is not 'lr'
+        T.fit(model, params, state, opt, loader, xent, progress=False, plateau=plateau)
+    from fnet.optim import SGD
+
+    opt = optax.inject_hyperparams(SGD)(lr=0.1)
+    with pytest.raises(ValueError, match="monitors 'val_loss'.*recorded: .*loss.*need an eval_loader"):
+        T.fit(model, params, state, opt, loader, xent, progress=False, plateau=plateau)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 import tarfile
-import tempfile
 import urllib.request
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .._files import atomic_write
 from ._dataset import Dataset
 
 __all__ = ["CIFAR10", "MNIST", "FashionMNIST", "DatasetFileError", "download_url"]
@@ -37,7 +36,7 @@ def _md5(path: str) -> str:
 
 
 def download_url(url: str, root: str, filename: str, md5: str | None) -> str:
-    """Downloads ``url`` to ``root/filename`` (atomically) and checks its md5.
+    """Downloads ``url`` to ``root/filename`` (atomically, ``fnet._files.atomic_write``) and checks its md5.
 
     An existing file with the right checksum is kept. Raises ``DatasetFileError`` on a
     checksum mismatch and ``OSError`` with the manual-download instructions when the
@@ -47,20 +46,19 @@ def download_url(url: str, root: str, filename: str, md5: str | None) -> str:
     path = os.path.join(root, filename)
     if os.path.exists(path) and (md5 is None or _md5(path) == md5):
         return path
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=filename + ".", suffix=".part")
+    digest = hashlib.md5()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            shutil.copyfileobj(response, out)
-        got = _md5(tmp)
-        if md5 is not None and got != md5:
-            raise DatasetFileError(f"download of {url} has md5 {got}, expected {md5}; the file is "
-                                   f"corrupt or was changed upstream")
-        os.replace(tmp, path)
+        # atomic_write renames the file into place only if the block ends without an error
+        with atomic_write(path) as out, urllib.request.urlopen(url, timeout=30) as response:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                digest.update(chunk)
+                out.write(chunk)
+            if md5 is not None and digest.hexdigest() != md5:
+                raise DatasetFileError(f"download of {url} has md5 {digest.hexdigest()}, expected {md5}; the "
+                                       f"file is corrupt or was changed upstream")
+    except DatasetFileError:
+        raise
     except (OSError, ValueError) as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(err, DatasetFileError):
-            raise
         raise OSError(f"could not download {url} ({err}). Without a network, download it elsewhere "
                       f"and place it at {path}") from None
     return path
@@ -114,7 +112,11 @@ class CIFAR10(_ImageDataset):
         transform, target_transform: applied per sample.
         download: fetch ``cifar-10-binary.tar.gz`` (md5 checked) when the files are missing.
 
-    Each record is one label byte and 3072 pixel bytes (R, G, B planes of 32x32).
+    Each record is one label byte and 3072 pixel bytes (R, G, B planes of 32x32). The
+    files have no header, so their length is checked against CIFAR-10's: every batch
+    file holds exactly ``records_per_file`` (10000) records, which catches a file cut
+    at a record boundary; set the class attribute to ``None`` (in a subclass) to read
+    files of CIFAR's format with another number of records.
 
     PyTorch equivalent: ``torchvision.datasets.CIFAR10`` (which reads the pickled Python
     version; fnet reads the binary one and never unpickles).
@@ -127,6 +129,7 @@ class CIFAR10(_ImageDataset):
     test_files = ["test_batch.bin"]
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     record = 1 + 3 * 32 * 32
+    records_per_file: int | None = 10000
 
     def __init__(self, root: str, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, download: bool = False):
@@ -146,8 +149,10 @@ class CIFAR10(_ImageDataset):
         chunks = [self._read(os.path.join(folder, name)) for name in files]
         records = np.concatenate(chunks)
         self.targets = records[:, 0].astype(np.int64)
-        if self.targets.size and self.targets.max() >= 10:
-            raise DatasetFileError(f"CIFAR10: label {int(self.targets.max())} out of range 0..9 in {folder}")
+        if self.targets.size and self.targets.max() >= len(self.classes):
+            index = int(np.argmax(self.targets >= len(self.classes)))
+            raise DatasetFileError(f"CIFAR10: label {int(self.targets[index])} (record {index} of {folder}) is "
+                                   f"out of range 0..{len(self.classes) - 1}: corrupt or not CIFAR-10")
         self.data = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
 
     def _folder(self, files: Sequence[str]) -> str | None:
@@ -161,6 +166,12 @@ class CIFAR10(_ImageDataset):
         if raw.size == 0 or raw.size % self.record:
             raise DatasetFileError(f"CIFAR10: {path} has {raw.size} bytes, not a positive multiple of "
                                    f"the {self.record}-byte record: truncated or not CIFAR-10 binary")
+        count = raw.size // self.record
+        if self.records_per_file is not None and count != self.records_per_file:
+            raise DatasetFileError(f"CIFAR10: {path} holds {count} records ({raw.size} bytes), but a CIFAR-10 "
+                                   f"batch file holds {self.records_per_file} ({self.records_per_file * self.record} "
+                                   f"bytes): truncated at a record boundary, or not a CIFAR-10 file (a subclass "
+                                   f"with records_per_file = None reads files of other lengths)")
         return raw.reshape(-1, self.record)
 
 
@@ -233,8 +244,15 @@ class MNIST(_ImageDataset):
         self.data = read_idx(images)
         self.targets = read_idx(labels).astype(np.int64)
         if self.data.ndim != 3 or self.targets.ndim != 1 or len(self.data) != len(self.targets):
-            raise DatasetFileError(f"{type(self).__name__}: images {self.data.shape} and labels "
-                                   f"{self.targets.shape} do not pair up")
+            raise DatasetFileError(f"{type(self).__name__}: images {self.data.shape} in {images} and labels "
+                                   f"{self.targets.shape} in {labels} do not pair up (their IDX headers "
+                                   f"disagree: truncated, or files of different sets)")
+        n_classes = len(self.classes)
+        bad = np.flatnonzero((self.targets < 0) | (self.targets >= n_classes))
+        if bad.size:
+            raise DatasetFileError(f"{type(self).__name__}: {labels}: label {int(self.targets[bad[0]])} at index "
+                                   f"{int(bad[0])} is outside the classes 0..{n_classes - 1} ({bad.size} such "
+                                   f"label(s)): corrupt or not a {type(self).__name__} label file")
 
     def _find(self, stem: str) -> str | None:
         for folder in (self.root, os.path.join(self.root, type(self).__name__, "raw")):

@@ -1,10 +1,10 @@
 """Lookup tables (torch.nn.functional twins): ``embedding`` and ``one_hot``.
 
-Index checks need values, so they run only when the indices are concrete (eager
-calls); under ``jax.jit`` the values are unknown at trace time and cannot be checked.
-There an id outside ``[0, num_embeddings)`` gives a row of NaN from ``embedding``
-(loud rather than a silently clamped row) and ``one_hot`` gives an all-zero row for a
-class outside ``[0, num_classes)``.
+Index checks need values, so they run when the indices are concrete (eager calls)
+and, under ``jax.jit``, inside ``fnet.debug.checked`` (and ``fnet.train.fit``), which
+stage them with ``checkify``. Without it an id outside ``[0, num_embeddings)`` gives a
+row of NaN from ``embedding`` under ``jit`` (loud rather than a silently clamped row)
+and ``one_hot`` gives an all-zero row for a class outside ``[0, num_classes)``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .. import _checks
 
@@ -22,13 +21,6 @@ __all__ = ["embedding", "one_hot"]
 
 class IndexOutOfRangeError(IndexError, ValueError):
     """An index outside the table (torch raises ``IndexError``; fnet's is also a ValueError)."""
-
-
-def _concrete(x: Any) -> np.ndarray | None:
-    """The values of ``x`` when known (eager), None under tracing (jit/grad/vmap)."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
 
 
 def _check_indices(where: str, input: Any) -> jax.Array:
@@ -109,15 +101,11 @@ def _embedding(where: str, input: Any, weight: jax.Array, padding_idx: int | Non
     _checks.check_floating(where, weight, "weight")
     num = int(weight.shape[0])
     padding_idx = _normalise_padding_idx(where, padding_idx, num)
-    values = _concrete(input)
-    if values is not None and values.size:
-        lo, hi = int(values.min()), int(values.max())
-        if lo < 0 or hi >= num:
-            bad = lo if lo < 0 else hi
-            raise IndexOutOfRangeError(
-                f"{where}: index out of range: expected ids in [0, {num - 1}] for a table of "
-                f"{num} rows, got {bad} (ids span [{lo}, {hi}]). Check the vocabulary size "
-                f"(num_embeddings) against the tokenizer.")
+    _checks.check_index_range(
+        input, num, lambda value, index: (
+            f"{where}: index out of range: expected ids in [0, {num - 1}] for a table of {num} rows, "
+            f"got {value} at index {index}. Check the vocabulary size (num_embeddings) against the "
+            f"tokenizer."), error=IndexOutOfRangeError)
 
     grad_scale = None
     if scale_grad_by_freq:
@@ -195,7 +183,7 @@ def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
     dtype = _checks.dtype_of(tensor)
     if not jnp.issubdtype(dtype, jnp.integer):
         raise TypeError(f"{where}: expected integer class ids (torch's LongTensor), got dtype {dtype}")
-    values = _concrete(tensor)
+    values = _checks.concrete(tensor)
     num_classes = int(num_classes)
     if num_classes < -1:
         raise ValueError(f"{where}: num_classes must be -1 (infer) or a non-negative number of "

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from .._checks import fmt_shape
+from .._checks import check_index_range, concrete, fmt_shape
 
 __all__ = [
     "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss",
@@ -98,13 +98,6 @@ def _reduce(loss: Array, reduction: str) -> Array:
 
 
 # -- checks --------------------------------------------------------------------------------
-
-def _concrete(x: Any) -> np.ndarray | None:
-    """The values of ``x`` when they are known now (not a tracer under jit/grad/vmap)."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
-
 
 def _float(where: str, x: Any, name: str = "input") -> Array:
     x = jnp.asarray(x)
@@ -348,7 +341,7 @@ def _binary_cross_entropy(where: str, input: Any, target: Any, weight: Any, redu
         raise ValueError(f"{where}: expected target of the same shape as input "
                          f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
     for name, x in (("input", input), ("target", target)):
-        values = _concrete(x)
+        values = concrete(x)
         if values is not None and not np.all((values >= 0) & (values <= 1)):
             bad = values[~((values >= 0) & (values <= 1))]
             raise ValueError(f"{where}: all elements of {name} should be between 0 and 1 "
@@ -455,14 +448,11 @@ def _index_target(where: str, input: Array, target: Array, ignore_index: int,
                          f"for input of shape {fmt_shape(input.shape)}{hint}, got "
                          f"{fmt_shape(target.shape)}")
     n_classes = input.shape[_class_dim(input)]
-    values = _concrete(target)
-    if values is not None:
-        bad = values[(values != ignore_index) & ((values < 0) | (values >= n_classes))]
-        if bad.size:
-            raise _OutOfBoundsError(
-                f"{where}: target {bad.flat[0]} is out of bounds: class indices must be in "
-                f"[0, {n_classes}) (C = {n_classes} from the input's shape "
-                f"{fmt_shape(input.shape)}) or equal ignore_index={ignore_index}")
+    check_index_range(
+        target, n_classes, lambda value, index: (
+            f"{where}: target {value} is out of bounds (at index {index}): class indices must be in "
+            f"[0, {n_classes}) (C = {n_classes} from the input's shape {fmt_shape(input.shape)}) or "
+            f"equal ignore_index={ignore_index}"), ignore=ignore_index, error=_OutOfBoundsError)
     if target.dtype not in (jnp.int32, jnp.int64):
         target = target.astype(jnp.int32)
     return target
@@ -908,10 +898,8 @@ def _multi_margin_loss(where: str, input: Any, target: Any, p: int, margin: floa
             raise ValueError(f"{where}: expected weight of shape ({n_classes},), got "
                              f"{fmt_shape(weight.shape)}")
         weight = weight.astype(x.dtype)
-    values = _concrete(target)
-    if values is not None and np.any((values < 0) | (values >= n_classes)):
-        bad = values[(values < 0) | (values >= n_classes)]
-        raise _OutOfBoundsError(f"{where}: target {bad.flat[0]} is out of range [0, {n_classes})")
+    check_index_range(target, n_classes, lambda value, index: (
+        f"{where}: target {value} is out of range [0, {n_classes}) (at index {index})"), error=_OutOfBoundsError)
     t = target.reshape(n_frames).astype(jnp.int32)
     in_range = (t >= 0) & (t < n_classes)
     safe = jnp.where(in_range, t, 0)
@@ -992,7 +980,7 @@ def _gaussian_nll_loss(where: str, input: Any, target: Any, var: Any, full: bool
         var = var * jnp.ones_like(input)
     else:
         var = _float(where, var, "var")
-        values = _concrete(var)
+        values = concrete(var)
         if values is not None and np.any(values < 0):
             raise ValueError(f"{where}: var has negative entry/entries")
     if var.shape != input.shape:

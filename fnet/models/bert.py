@@ -31,13 +31,13 @@ from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
 from .. import nn
 from ..nn import Dropout, Embedding, LayerNorm
+from .._files import atomic_write
 from ..functional._attention import _attend
 from ._output import ModelOutput, register_output
 
@@ -245,12 +245,9 @@ class BertConfig:
         return config.replace(**kwargs) if kwargs else config
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        os.makedirs(save_directory, exist_ok=True)
-        path = os.path.join(save_directory, "config.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
+        """Writes ``config.json`` into ``save_directory`` (atomically)."""
+        with atomic_write(os.path.join(save_directory, "config.json"), "w") as handle:
             handle.write(self.to_json_string())
-        os.replace(tmp, path)
 
     def replace(self, **changes: Any) -> "BertConfig":
         """A copy with some values changed (``config.replace(num_labels=3)``)."""
@@ -298,24 +295,10 @@ class MaskedLMOutput(ModelOutput):
 # layers
 
 
-def _concrete(x: Any) -> np.ndarray | None:
-    """The value of ``x`` when it is known now (not traced by jit/grad/vmap), else None."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    try:
-        return np.asarray(x)
-    except Exception:  # noqa: BLE001 - anything abstract is simply not checked
-        return None
-
-
 def _check_ids(where: str, name: str, ids: jax.Array, limit: int, what: str) -> None:
     _checks.check_integer(where, ids, name)
-    value = _concrete(ids)
-    if value is not None and value.size:
-        lo, hi = int(value.min()), int(value.max())
-        if lo < 0 or hi >= limit:
-            bad = hi if hi >= limit else lo
-            raise ValueError(f"{where}: {name} contains {bad}, outside the {what} [0, {limit - 1}]")
+    _checks.check_index_range(ids, limit, lambda value, index: (
+        f"{where}: {name} contains {value}, outside the {what} [0, {limit - 1}] (at index {index})"))
 
 
 class BertEmbeddings(nn.Module):

@@ -17,15 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _tree
-from .._safetensors import CheckpointError, load_file
-from ..io import StateDictError, _canonical, _expected, save, to_numpy
+from .._checks import fmt_shape
+from ..io import CheckpointError, LoadResult, StateDictError, load_state_dict, model_shapes, read_checkpoint, save
 
 __all__ = ["resolve_model_dir", "load_checkpoint", "from_pretrained", "save_pretrained", "Pretrained",
            "HUB_OPTIONS"]
@@ -85,22 +85,6 @@ def resolve_model_dir(name_or_path: str | os.PathLike, *, revision: str | None =
                                 f"{where} ({type(err).__name__}: {err})") from None
 
 
-def _read_bin(path: str) -> dict[str, np.ndarray]:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        raise CheckpointError(f"from_pretrained: {path!r} is a torch pickle; reading it needs torch "
-                              f"(or convert the checkpoint to model.safetensors)") from None
-    try:
-        tensors = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"from_pretrained: {path!r} is not a readable torch checkpoint "
-                              f"(weights_only=True): {err}") from None
-    if not isinstance(tensors, Mapping):
-        raise CheckpointError(f"from_pretrained: {path!r} does not hold a state_dict")
-    return {k: to_numpy(v) for k, v in tensors.items()}
-
-
 def _read_index(directory: str, index_name: str) -> dict[str, np.ndarray]:
     index_path = os.path.join(directory, index_name)
     try:
@@ -114,8 +98,7 @@ def _read_index(directory: str, index_name: str) -> dict[str, np.ndarray]:
         if not os.path.isfile(shard_path):
             raise CheckpointError(f"from_pretrained: shard {shard!r} listed in {index_name} is missing "
                                   f"from {directory!r}")
-        part = load_file(shard_path)[0] if shard.endswith(".safetensors") else _read_bin(shard_path)
-        tensors.update(part)
+        tensors.update(read_checkpoint(shard_path))
     missing = sorted(set(weight_map) - set(tensors))
     if missing:
         raise CheckpointError(f"from_pretrained: tensors listed in {index_name} are not in their shards: "
@@ -137,11 +120,9 @@ def load_checkpoint(directory: str | os.PathLike) -> dict[str, np.ndarray]:
         path = os.path.join(directory, name)
         if not os.path.isfile(path):
             continue
-        if name == "model.safetensors":
-            return load_file(path)[0]
         if name.endswith(".index.json"):
             return _read_index(directory, name)
-        return _read_bin(path)
+        return read_checkpoint(path)
     raise CheckpointError(f"from_pretrained: no weights in {directory!r}: expected one of "
                           f"{', '.join(_WEIGHT_FILES)}")
 
@@ -151,18 +132,20 @@ def load_checkpoint(directory: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 class Pretrained(tuple):
-    """``(model, params)`` from :func:`from_pretrained`, with the loading report attached.
+    """``(model, params)`` from :func:`from_pretrained`, with the loader's report attached.
 
     Attributes:
-        loading_info: ``{"missing_keys", "unexpected_keys", "mismatched_keys",
-            "newly_initialized_keys"}``, as transformers' ``output_loading_info``.
+        model, params: the pair it unpacks into.
+        result: the :class:`fnet.io.LoadResult` of the load (``missing_keys``,
+            ``unexpected_keys``, ``mismatched_keys``).
+        loading_info: the report as transformers' ``output_loading_info`` dict.
     """
 
-    loading_info: dict[str, list]
+    result: LoadResult
 
-    def __new__(cls, model: Any, params: dict, loading_info: dict):
-        self = super().__new__(cls, (model, params))
-        self.loading_info = loading_info
+    def __new__(cls, model: Any, result: LoadResult):
+        self = super().__new__(cls, (model, result.params))
+        self.result = result
         return self
 
     @property
@@ -172,6 +155,10 @@ class Pretrained(tuple):
     @property
     def params(self) -> dict:
         return self[1]
+
+    @property
+    def loading_info(self) -> dict[str, list]:
+        return self.result.loading_info()
 
 
 def _rename_legacy(key: str) -> str:
@@ -183,17 +170,17 @@ def _rename_legacy(key: str) -> str:
     return key
 
 
-def _align_prefix(tensors: dict[str, Any], expected: set[str], prefix: str) -> dict[str, Any]:
+def _prefix_rule(checkpoint: Iterable[str], expected: set[str], prefix: str) -> Callable[[str], str]:
     """transformers' rule: strip or add the base-model prefix (``bert.``) so names line up."""
     dotted = prefix + "."
-    has_prefix = any(k.startswith(dotted) for k in tensors)
+    has_prefix = any(k.startswith(dotted) for k in checkpoint)
     expects_prefix = any(k.startswith(dotted) for k in expected)
     if has_prefix and not expects_prefix:
         # a task checkpoint into the base model: its head keys stay (reported as unexpected)
-        return {(k[len(dotted):] if k.startswith(dotted) else k): v for k, v in tensors.items()}
+        return lambda k: k[len(dotted):] if k.startswith(dotted) else k
     if expects_prefix and not has_prefix:
-        return {(dotted + k if dotted + k in expected else k): v for k, v in tensors.items()}
-    return tensors
+        return lambda k: dotted + k if dotted + k in expected else k
+    return lambda k: k
 
 
 def _is_backbone(key: str, prefix: str) -> bool:
@@ -257,75 +244,32 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
     name = os.fspath(pretrained_model_name_or_path)
 
     raw = load_checkpoint(directory)
-    want_params, want_state = _expected(model)
+    want_params, want_state = model_shapes(model)
     expected = set(want_params) | set(want_state)
     prefix = cls.base_model_prefix
-    tensors = {_rename_legacy(k): v for k, v in raw.items()}
-    tensors = _align_prefix(tensors, expected, prefix)
-    ignore = {k for k in tensors
-              if any(k == pat or k.endswith("." + pat) for pat in model._keys_to_ignore_on_load)}
-    ignore |= {k for k in tensors if k in model._tied_keys}
-
-    arrays: dict[str, Any] = {}
-    unexpected, mismatched = [], []
-    for k, value in tensors.items():
-        if k in ignore:
-            continue
-        if k not in expected:
-            unexpected.append(k)
-            continue
-        spec = want_params.get(k, want_state.get(k))
-        array = to_numpy(value)
-        if tuple(array.shape) != tuple(spec.shape):
-            mismatched.append((k, tuple(array.shape), tuple(spec.shape)))
-            continue
-        arrays[k] = _canonical(array, dtype if dtype is not None else
-                               (jnp.float32 if np.issubdtype(array.dtype, np.floating) else None))
-    missing = sorted(k for k in (*want_params, *want_state) if k not in arrays)
-    if mismatched and not ignore_mismatched_sizes:
-        rows = "\n\t".join(f"{k}: shape {_fmt(c)} in the checkpoint, {_fmt(m)} in the model"
-                           for k, c, m in mismatched)
-        raise StateDictError(f"{cls.__name__}.from_pretrained({name!r}): tensors whose shape does not "
-                             f"match the config:\n\t{rows}\n(pass ignore_mismatched_sizes=True to "
-                             f"re-initialise them)")
-    mismatched_keys = [k for k, _, _ in mismatched]
-    missing_backbone = [k for k in missing if _is_backbone(k, prefix) and k not in mismatched_keys]
-    if strict and missing_backbone:
-        raise StateDictError(f"{cls.__name__}.from_pretrained({name!r}): the checkpoint lacks "
-                             f"{len(missing_backbone)} encoder/embedding tensor(s): "
-                             f"{', '.join(missing_backbone[:20])}"
-                             f"{' ...' if len(missing_backbone) > 20 else ''} (strict=False initialises "
-                             f"them randomly)")
-    if missing:
-        # Only the missing entries are computed: XLA drops the rest of the initialiser.
-        def fresh_subset(init_key):
-            fresh_params, fresh_state = model.init(init_key)
-            fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
-            return {k: fresh[k] for k in missing}
-
-        fresh = jax.jit(fresh_subset)(key if key is not None else jax.random.key(0))
-        for k in missing:
-            arrays[k] = fresh[k] if dtype is None else fresh[k].astype(dtype)
-    params = _tree.unflatten({k: arrays[k] for k in want_params})
-    new_keys = [k for k in missing if k not in mismatched_keys]
-    info = {"missing_keys": list(new_keys), "unexpected_keys": sorted(unexpected),
-            "mismatched_keys": [(k, c, m) for k, c, m in mismatched],
-            "newly_initialized_keys": list(missing)}
-    if unexpected:
+    legacy = {_rename_legacy(k) for k in raw}
+    align = _prefix_rule(legacy, expected, prefix)
+    ignored = tuple(model._keys_to_ignore_on_load)
+    tied = set(model._tied_keys)
+    result = load_state_dict(
+        model, raw, strict=strict, dtype=dtype if dtype is not None else jnp.float32, key=key,
+        rename=lambda k: align(_rename_legacy(k)),
+        ignore=lambda k: k in tied or any(k == pat or k.endswith("." + pat) for pat in ignored),
+        allow_missing=lambda k: not _is_backbone(k, prefix), allow_unexpected=lambda k: True,
+        ignore_mismatched_sizes=ignore_mismatched_sizes, copy=False,
+        where=f"{cls.__name__}.from_pretrained({name!r})")
+    info = result.loading_info()
+    if info["unexpected_keys"]:
         logger.warning("Some weights of the model checkpoint at %s were not used when initializing %s: %s",
-                       name, cls.__name__, sorted(unexpected))
-    if missing:
+                       name, cls.__name__, info["unexpected_keys"])
+    if result.newly_initialized_keys:
         logger.warning("Some weights of %s were not initialized from the model checkpoint at %s and are "
                        "newly initialized: %s\nYou should probably TRAIN this model on a down-stream task "
                        "to be able to use it for predictions and inference.", cls.__name__, name,
-                       list(missing))
+                       result.newly_initialized_keys)
     if output_loading_info:
-        return model, params, info
-    return Pretrained(model, params, info)
-
-
-def _fmt(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        return model, result.params, info
+    return Pretrained(model, result)
 
 
 # ---------------------------------------------------------------------------------------
@@ -340,7 +284,7 @@ def save_pretrained(model: Any, params: Mapping, save_directory: str | os.PathLi
     ``{"format": "pt"}`` metadata, written atomically. ``config.json`` records
     ``architectures: [<class name>]`` so ``AutoModelFor...`` picks the right head.
     """
-    want_params, _ = _expected(model)
+    want_params, _ = model_shapes(model)
     flat = _tree.flatten(params)
     missing = [k for k in want_params if k not in flat]
     extra = [k for k in flat if k not in want_params]
@@ -349,8 +293,8 @@ def save_pretrained(model: Any, params: Mapping, save_directory: str | os.PathLi
                              f"{missing[:10]}, unexpected {extra[:10]}")
     for k, spec in want_params.items():
         if tuple(np.shape(flat[k])) != tuple(spec.shape):
-            raise StateDictError(f"save_pretrained: {k} has shape {_fmt(tuple(np.shape(flat[k])))}, the model "
-                                 f"expects {_fmt(tuple(spec.shape))}")
+            raise StateDictError(f"save_pretrained: {k} has shape {fmt_shape(np.shape(flat[k]))}, the model "
+                                 f"expects {fmt_shape(spec.shape)}")
     os.makedirs(save_directory, exist_ok=True)
     config = model.config.replace(architectures=[type(model).__name__])
     config.save_pretrained(save_directory)

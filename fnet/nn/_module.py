@@ -31,6 +31,7 @@ import jax
 import numpy as np
 
 from .. import _tree
+from .._checks import StateDictError
 
 _FROZEN = "_fnet_frozen"
 _DEPTH = "_fnet_init_depth"
@@ -291,8 +292,32 @@ class Module:
         """
         self._seal()
         ctx = Context(self, params, state, bool(train), key, ())
-        output = self.forward(ctx, *inputs, **kwargs)
+        try:
+            output = self.forward(ctx, *inputs, **kwargs)
+        except KeyError as err:
+            mismatch = self._tree_mismatch(params, state)
+            if not mismatch:
+                raise
+            where = getattr(err, "_fnet_where", None) or self.describe()
+            raise StateDictError(
+                f"{where}: looking up {err.args[0]!r} failed: the trees given to "
+                f"{type(self).__name__}.apply do not fit the model (another model's params?):\n\t"
+                + "\n\t".join(mismatch)) from None
         return output, (ctx.new_state if train else state)
+
+    def _tree_mismatch(self, params: Mapping, state: Mapping) -> list[str]:
+        """torch-style lines listing the names ``params``/``state`` lack or add (empty: they fit)."""
+        want_params, want_state = (_tree.flatten(t) for t in jax.eval_shape(self.init, jax.random.key(0)))
+        lines = []
+        for what, want, tree in (("params", want_params, params), ("state", want_state, state)):
+            given = _tree.flatten(tree) if isinstance(tree, Mapping) else {}
+            missing = [k for k in want if k not in given]
+            unexpected = [k for k in given if k not in want]
+            if missing:
+                lines.append(f"Missing key(s) in {what}: " + ", ".join(f'"{k}"' for k in missing) + ".")
+            if unexpected:
+                lines.append(f"Unexpected key(s) in {what}: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        return lines
 
     def forward(self, ctx: "Context", *inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward(self, ctx, ...)")
@@ -308,7 +333,12 @@ class Module:
         if not isinstance(ctx, Context):
             return self._direct_call(ctx, *inputs, **kwargs)
         sub = ctx._enter(self)
-        output = self.forward(sub, *inputs, **kwargs)
+        try:
+            output = self.forward(sub, *inputs, **kwargs)
+        except KeyError as err:
+            if not hasattr(err, "_fnet_where"):  # the innermost module names the failure
+                err._fnet_where = sub.where()
+            raise
         ctx._leave(sub)
         return output
 

@@ -208,7 +208,7 @@ def _default_torch_loss(criterion: Callable) -> TorchComputeLoss:
 def _fnet_run(model: Module, optimizer: Any, params: Any, state: Any, batches: Sequence, dtype: str,
               loss_fn: Callable | None, compute_loss: Callable | None, train: bool, key: jax.Array
               ) -> Iterator[tuple[float, dict[str, np.ndarray]]]:
-    from ..train import default_compute_loss, make_train_step
+    from ..train._step import default_compute_loss, make_train_step
 
     compute = compute_loss or default_compute_loss(loss_fn)
     if not train:  # dropout off: every forward in eval mode, as torch's .eval()
