@@ -314,3 +314,15 @@ def test_bf16_inputs_normalise_in_float32_under_mixed_precision():
     np.testing.assert_allclose(new_state["1"]["running_var"], ref_state["1"]["running_var"], rtol=2e-2)
     y = F.layer_norm(jnp.asarray(np.arange(8) + 1000.0, jnp.bfloat16), 8)
     assert y.dtype == jnp.bfloat16 and float(jnp.abs(y.astype(jnp.float32)).max()) < 2.0
+
+
+def test_cross_map_lrn2d_errors_and_printing():
+    layer = nn.CrossMapLRN2d(5, alpha=1e-3)
+    assert repr(layer) == repr(torch.nn.CrossMapLRN2d(5, alpha=1e-3))
+    with pytest.raises(ValueError, match=r"^CrossMapLRN2d\(5, alpha=0.001, beta=0.75, k=1\): expected a 4-D input "
+                                         r"\(N, C, H, W\), got shape \(2, 3, 4\)"):
+        layer(jnp.ones((2, 3, 4)))
+    with pytest.raises(TypeError, match=r"expected a floating-point input"):
+        layer(jnp.ones((1, 2, 3, 4), jnp.int32))
+    out = jax.jit(lambda x: layer(x))(jnp.ones((1, 6, 2, 2)))
+    assert out.shape == (1, 6, 2, 2)

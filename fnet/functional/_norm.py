@@ -14,11 +14,13 @@ fnet is pure: the twins return the output only, exactly as torch does, and the
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .. import _checks
@@ -426,6 +428,53 @@ def local_response_norm(input: jax.Array, size: int, alpha: float = 0.0001, beta
     summed = lax.reduce_window(x * x, 0.0, lax.add, window, (1,) * ndim, padding)
     div = (summed / size * alpha + k) ** beta
     return (x / div).astype(input.dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _cross_map_lrn2d(x: jax.Array, size: int, alpha: float, beta: float, k: float) -> jax.Array:
+    """torch's legacy ``CrossMapLRN2d`` function (``torch/nn/_functions.py``), exactly.
+
+    Its forward keeps channel 0 in every window beyond the first ``pre_pad`` channels
+    (its running-sum update never subtracts it), and its hand-written backward is not the
+    derivative of that forward (it sums over channels ``[c - ipp, c + size - 1 - ipp]``).
+    Both are reproduced, so outputs and gradients are torch's.
+    """
+    return _cross_map_lrn2d_fwd(x, size, alpha, beta, k)[0]
+
+
+def _cross_map_lrn2d_scale(x: jax.Array, size: int, alpha: float, k: float) -> jax.Array:
+    channels = x.shape[1]
+    pre_pad = int((size - 1) / 2 + 1)
+    sq = x * x
+    prefix = jnp.concatenate([jnp.zeros_like(sq[:, :1]), jnp.cumsum(sq, axis=1)], axis=1)
+    c = np.arange(channels)
+    total = prefix[:, np.minimum(c + pre_pad, channels)]
+    # channels 1 .. c - pre_pad have left the window (channel 0 never does), for c > pre_pad
+    start = np.where(c > pre_pad, c - pre_pad + 1, 1)
+    total = total - (prefix[:, start] - prefix[:, 1:2])
+    return total * (alpha / size) + k
+
+
+def _cross_map_lrn2d_fwd(x, size, alpha, beta, k):
+    scale = _cross_map_lrn2d_scale(x, size, alpha, k)
+    out = x * scale ** -beta
+    return out, (x, out, scale)
+
+
+def _cross_map_lrn2d_bwd(size, alpha, beta, k, res, g):
+    x, out, scale = res
+    channels = x.shape[1]
+    ipp = int(size - (size - 1) / 2)
+    ratio = g * out / scale
+    prefix = jnp.concatenate([jnp.zeros_like(ratio[:, :1]), jnp.cumsum(ratio, axis=1)], axis=1)
+    c = np.arange(channels)
+    lo = np.clip(c - ipp, 0, channels)
+    hi = np.clip(c + size - ipp, 0, channels)
+    accum = prefix[:, hi] - prefix[:, lo]
+    return (scale ** -beta * g - (2 * alpha * beta / size) * x * accum,)
+
+
+_cross_map_lrn2d.defvjp(_cross_map_lrn2d_fwd, _cross_map_lrn2d_bwd)
 
 
 def _vector_norm(x: jax.Array, p: float, axis: Any) -> jax.Array:

@@ -19,11 +19,11 @@ import jax.numpy as jnp
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
-from ..functional._norm import _normalized_shape
+from ..functional._norm import _cross_map_lrn2d, _normalized_shape
 from ._module import Context, Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
+           "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 def _count_dtype():
@@ -487,6 +487,44 @@ class LocalResponseNorm(Module):
         if jnp.ndim(input) < 3:
             _checks.fail(where, "input (N, C, *) with 3 or more dimensions", input)
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """torch's legacy cross-channel LRN for ``(N, C, H, W)`` (from Lua torch).
+
+    ``y = x * (k + alpha / size * sum_{window} x**2) ** -beta``, with torch's legacy
+    window and its hand-written backward reproduced exactly (they differ from
+    :class:`LocalResponseNorm`: the running window never drops channel 0, and the
+    backward is not that forward's derivative; see ``F._norm._cross_map_lrn2d``).
+    Prefer :class:`LocalResponseNorm` in new code.
+
+    Args:
+        size: number of channels in the window.
+        alpha: multiplicative factor (default 1e-4).
+        beta: exponent (default 0.75).
+        k: additive constant (default 1).
+
+    Shape: input ``(N, C, H, W)`` (4-D only, as torch), output the same shape.
+
+    PyTorch equivalent: ``torch.nn.CrossMapLRN2d``.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
+        where = ctx.where(self)
+        _checks.check_floating(where, input)
+        _checks.check_ndim(where, input, (4,), "a 4-D input (N, C, H, W)")
+        return _cross_map_lrn2d(jnp.asarray(input), int(self.size), float(self.alpha),
+                                float(self.beta), float(self.k))
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -233,3 +233,15 @@ for _shape, _k in [((2, 12, 30), dict(output_size=(6, 7), kernel_size=2)),
                   kwargs=_k, covers=["functional.fold"])
 module_case("nn.Fold[output_size=(4,5),kernel_size=2]", "conv", _mod("Fold", (4, 5), 2),
             _randn(2, 12, 12), covers=["nn.Fold"])
+
+
+# -- conv_tbc (time-major 1-D convolution) -------------------------------------------------------
+
+for _t, _b, _cin, _k, _cout, _pad in [(7, 3, 4, 3, 5, 0), (6, 2, 3, 2, 4, 1), (5, 1, 2, 5, 3, 2)]:
+    function_case(f"F.conv_tbc[T={_t},B={_b},C_in={_cin},K={_k},C_out={_cout},pad={_pad}]", "conv",
+                  lambda x, w, b, p=_pad: F.conv_tbc(x, w, b, p),
+                  lambda x, w, b, p=_pad: torch.nn.functional.conv_tbc(x, w, b, p),
+                  lambda rng, s=(_t, _b, _cin, _k, _cout): [rng.standard_normal(s[:3]),
+                                                            rng.standard_normal((s[3], s[2], s[4])),
+                                                            rng.standard_normal(s[4])],
+                  covers=["functional.conv_tbc"])

@@ -308,3 +308,11 @@ def _with_zero_row(rng):
 function_case("F.normalize[zero row]", "norm", lambda x: F.normalize(x, dim=1, eps=1e-6),
               lambda x: TF.normalize(x, dim=1, eps=1e-6), _with_zero_row,
               covers=["functional.normalize"])
+
+# -- CrossMapLRN2d: torch's legacy window and its hand-written backward ---------------------------
+
+for _args, _shape in [((5,), (2, 8, 3, 4)), ((3, 0.3, 0.8, 1.5), (2, 4, 3, 3)), ((2, 0.5, 0.5, 2.0), (1, 6, 2, 5)),
+                      ((4, 1e-2), (2, 3, 4, 4)), ((7, 0.2), (1, 5, 2, 2))]:
+    module_case(f"nn.CrossMapLRN2d{_args}[in={_shape}]", "norm",
+                lambda a=_args: (nn.CrossMapLRN2d(*a), torch.nn.CrossMapLRN2d(*a)),
+                _randn(*_shape, scale=2.0), covers=["nn.CrossMapLRN2d"])
