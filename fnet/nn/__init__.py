@@ -3,10 +3,11 @@
 One private file per layer family; everything public is re-exported here.
 """
 
-from . import (_activation, _attention, _container, _conv, _distance, _dropout, _embedding,
+from . import (_activation, _adaptive, _attention, _container, _conv, _distance, _dropout, _embedding,
                _flatten, _linear, _loss, _module, _norm, _padding, _pool, _rnn, _transformer,
                _upsampling)
 from ._activation import *  # noqa: F401,F403
+from ._adaptive import *  # noqa: F401,F403
 from ._attention import *  # noqa: F401,F403
 from ._container import *  # noqa: F401,F403
 from ._conv import *  # noqa: F401,F403
@@ -26,7 +27,7 @@ from ._module import Buffer, Context, Module, Parameter
 
 from .. import init  # torch.nn.init twins, reachable as fnet.nn.init like torch.nn.init
 
-_FAMILIES = (_activation, _attention, _container, _conv, _distance, _dropout, _embedding, _flatten,
+_FAMILIES = (_activation, _adaptive, _attention, _container, _conv, _distance, _dropout, _embedding, _flatten,
              _linear, _loss, _norm, _padding, _pool, _rnn, _transformer, _upsampling)
 
 __all__ = ["Module", "Context", "Parameter", "Buffer",
