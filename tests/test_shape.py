@@ -245,3 +245,45 @@ def test_upsample_aliases_warn_like_torch(name):
     np.testing.assert_allclose(np.asarray(out), want, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match=rf"^{name}: "), pytest.warns(UserWarning):
         getattr(F, name)(jnp.asarray(x))  # neither size nor scale_factor
+
+
+# -- grid_sample / affine_grid --------------------------------------------------------------------
+
+def test_grid_sample_errors():
+    x, g = jnp.ones((1, 2, 4, 4)), jnp.zeros((1, 3, 3, 2))
+    with pytest.raises(ValueError, match=r"^grid_sample: mode must be 'bilinear', 'nearest' or 'bicubic', got 'area'"):
+        F.grid_sample(x, g, mode="area", align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: padding_mode must be 'zeros', 'border' or 'reflection'"):
+        F.grid_sample(x, g, padding_mode="wrap", align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: expected grid of shape \(N=1, \*out, 2\) for input "
+                                         r"\(1, 2, 4, 4\), got \(1, 3, 3, 3\)"):
+        F.grid_sample(x, jnp.zeros((1, 3, 3, 3)), align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: bicubic interpolation only supports 4-D input"):
+        F.grid_sample(jnp.ones((1, 1, 2, 2, 2)), jnp.zeros((1, 1, 1, 1, 3)), mode="bicubic", align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: expected a 4-D input"):
+        F.grid_sample(jnp.ones((2, 4, 4)), g, align_corners=False)
+    with pytest.raises(TypeError, match=r"^grid_sample: expected a floating-point grid"):
+        F.grid_sample(x, g.astype(jnp.int32), align_corners=False)
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(x, g)
+    # the identity grid with align_corners=False reproduces the input
+    theta = jnp.asarray([[[1.0, 0, 0], [0, 1.0, 0]]])
+    xs = jnp.asarray(np.random.default_rng(0).standard_normal((1, 2, 4, 5)), jnp.float32)
+    out = F.grid_sample(xs, F.affine_grid(theta, xs.shape, align_corners=False), align_corners=False)
+    np.testing.assert_allclose(out, xs, rtol=1e-5, atol=1e-6)
+
+
+def test_affine_grid_errors():
+    with pytest.raises(ValueError, match=r"^affine_grid: expected a batch of 2-D affine matrices of shape \(N, 2, 3\) "
+                                         r"for size \(1, 1, 4, 4\), got \(1, 3, 4\)"):
+        F.affine_grid(jnp.zeros((1, 3, 4)), (1, 1, 4, 4), align_corners=False)
+    with pytest.raises(ValueError, match=r"^affine_grid: only 4-D and 5-D sizes are supported"):
+        F.affine_grid(jnp.zeros((1, 2, 3)), (1, 4, 4), align_corners=False)
+    with pytest.raises(ValueError, match=r"^affine_grid: expected a non-zero, positive output size"):
+        F.affine_grid(jnp.zeros((1, 2, 3)), (1, 1, 0, 4), align_corners=False)
+    with pytest.raises(ValueError, match=r"^affine_grid: expected theta's batch \(2\) to equal size\[0\] \(1\)"):
+        F.affine_grid(jnp.zeros((2, 2, 3)), (1, 1, 4, 4), align_corners=False)
+    with pytest.raises(TypeError, match=r"^affine_grid: expected theta to have floating point type"):
+        F.affine_grid(jnp.zeros((1, 2, 3), jnp.int32), (1, 1, 4, 4), align_corners=False)
+    with pytest.warns(UserWarning, match="unit-size grids when align_corners=True"):
+        F.affine_grid(jnp.zeros((1, 2, 3)), (1, 1, 1, 4), align_corners=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as TF
 
@@ -299,3 +300,61 @@ for _fname, _kw, _shape in [("upsample", dict(scale_factor=2), (2, 3, 5)),
                             ("upsample_bilinear", dict(scale_factor=2), (1, 3, 3, 3))]:
     function_case(f"F.{_fname}[{_fmt(_kw)};in={_t(_shape)}]", "shape", _quiet(getattr(F, _fname)),
                   _quiet(getattr(TF, _fname)), _randn(*_shape), kwargs=_kw, covers=[f"functional.{_fname}"])
+
+# -- grid_sample, affine_grid -------------------------------------------------------------------
+# Grids reach outside [-1, 1] (padding modes) and include the corners exactly; one case per
+# mode and rank runs every padding mode and both align_corners at once (one compile).
+
+
+def _grid_inputs(x_shape, g_shape):
+    def make(rng):
+        g = rng.uniform(-1.3, 1.3, g_shape)
+        g.reshape(-1)[:4] = [-1.0, 1.0, 0.5, 1.0]
+        return [rng.standard_normal(x_shape), g]
+    return make
+
+
+def _all_paddings(lib, mode):
+    def call(x, g):
+        return tuple(lib.grid_sample(x, g, mode=mode, padding_mode=p, align_corners=a)
+                     for p in ("zeros", "border", "reflection") for a in (False, True))
+    return call
+
+
+for _mode, _x, _g in [("bilinear", (2, 3, 5, 6), (2, 4, 7, 2)), ("nearest", (2, 3, 5, 6), (2, 4, 7, 2)),
+                      ("bicubic", (2, 3, 5, 6), (2, 4, 7, 2)), ("bilinear", (2, 2, 4, 5, 6), (2, 3, 4, 2, 3)),
+                      ("nearest", (1, 2, 4, 5, 3), (1, 2, 3, 4, 3)), ("bilinear", (1, 1, 1, 4), (1, 2, 3, 2))]:
+    function_case(f"F.grid_sample[{_mode};in={_t(_x)},grid={_t(_g)}; zeros/border/reflection x align_corners]",
+                  "shape", _all_paddings(F, _mode), _all_paddings(TF, _mode), _grid_inputs(_x, _g),
+                  covers=["functional.grid_sample"])
+
+
+def _affine(lib, size, align_corners):
+    def call(theta):
+        import warnings
+
+        with warnings.catch_warnings():  # unit-size grids with align_corners warn, on both sides
+            warnings.simplefilter("ignore")
+            return lib.affine_grid(theta, size, align_corners=align_corners)
+    return call
+
+
+for _size, _ac in [((2, 3, 4, 5), False), ((2, 3, 4, 5), True), ((3, 1, 1, 6), False), ((2, 1, 3, 4, 5), False),
+                   ((1, 2, 2, 1, 3), True)]:
+    _nd = len(_size) - 2
+    function_case(f"F.affine_grid[size={_t(_size)},align_corners={_ac}]", "shape", _affine(F, _size, _ac),
+                  _affine(TF, _size, _ac), lambda rng, s=_size, n=_nd: [rng.standard_normal((s[0], n, n + 1))],
+                  covers=["functional.affine_grid"])
+
+
+def _spatial_transformer(lib):
+    def call(x, theta):
+        grid = lib.affine_grid(theta, x.shape, align_corners=False)
+        return lib.grid_sample(x, grid, align_corners=False)
+    return call
+
+
+function_case("F.affine_grid->F.grid_sample[spatial transformer, gradient to theta]", "shape",
+              _spatial_transformer(F), _spatial_transformer(TF),
+              lambda rng: [rng.standard_normal((2, 3, 6, 7)), np.eye(2, 3) + 0.2 * rng.standard_normal((2, 2, 3))],
+              covers=["functional.affine_grid", "functional.grid_sample"])
