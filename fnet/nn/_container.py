@@ -314,7 +314,14 @@ class ParameterDict(_ParameterContainer):
         self._params.append((key, decl))
 
     def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        """Adds or replaces entries. As torch, a plain (unordered) mapping is added in sorted
+        key order; an ``OrderedDict``, a ``ParameterDict`` or a sequence of pairs in order."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        else:
+            pairs = list(parameters)
         for key, value in pairs:
             self[key] = value
 
