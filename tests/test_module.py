@@ -227,7 +227,12 @@ def test_parameter_containers_names_printing_and_errors():
     assert list(pdict) == ["w", "b"] and "b" in pdict and pdict["w"].shape == (2, 2)
     with pytest.raises(KeyError):
         pdict["missing"]
-    assert repr(pdict) == repr(torch.nn.ParameterDict({"w": torch.ones(2, 2), "b": torch.zeros(2)}))
+    tdict = torch.nn.ParameterDict({"w": torch.ones(2, 2)})
+    tdict["b"] = torch.zeros(2)
+    assert repr(pdict) == repr(tdict)
+    # a plain dict is added in sorted key order, as torch does
+    assert list(nn.ParameterDict({"w": np.ones(2), "b": np.ones(2)})) == \
+        list(torch.nn.ParameterDict({"w": torch.ones(2), "b": torch.ones(2)})) == ["b", "w"]
     # state_dict names are torch's, and a torch state_dict loads
     model = torch.nn.Module()
     model.p = torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(2, 2)), "b": torch.zeros(2)})
