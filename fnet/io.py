@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _tree
 from ._safetensors import CheckpointError, load_file, save_file
+from .nn import _lazy
 from .nn._module import Module
 
 __all__ = ["state_dict", "load_state_dict", "save", "load", "summary", "StateDictError",
@@ -135,8 +136,11 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
     return out
 
 
-def _expected(model: Module) -> tuple[dict[str, Any], dict[str, Any]]:
-    params, state = jax.eval_shape(model.init, jax.random.key(0))
+def _expected(model: Module, state_dict: Mapping[str, Any] | None = None
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Names and shapes of the model's arrays (lazy layers sized from ``state_dict``)."""
+    with _lazy.sizes_known(_lazy.sizes_from_state_dict(model, state_dict or {})):
+        params, state = jax.eval_shape(model.init, jax.random.key(0))
     return _tree.flatten(params), _tree.flatten(state)
 
 
@@ -171,7 +175,7 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"load_state_dict: expected a mapping of name -> tensor, got "
                         f"{type(state_dict).__name__}")
-    want_params, want_state = _expected(model)
+    want_params, want_state = _expected(model, state_dict)
     aliases = _aliases(model)
     given: dict[str, Any] = {}
     unexpected: list[str] = []
@@ -206,7 +210,8 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
         raise StateDictError(f"Error(s) in loading state_dict for {type(model).__name__}:\n\t"
                              + "\n\t".join(errors))
     if missing:
-        fresh_params, fresh_state = model.init(key if key is not None else jax.random.key(0))
+        with _lazy.sizes_known(_lazy.sizes_from_state_dict(model, state_dict)):
+            fresh_params, fresh_state = model.init(key if key is not None else jax.random.key(0))
         fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
         for name in missing:
             arrays[name] = fresh[name]
