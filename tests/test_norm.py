@@ -326,3 +326,19 @@ def test_cross_map_lrn2d_errors_and_printing():
         layer(jnp.ones((1, 2, 3, 4), jnp.int32))
     out = jax.jit(lambda x: layer(x))(jnp.ones((1, 6, 2, 2)))
     assert out.shape == (1, 6, 2, 2)
+
+
+def test_sync_batch_norm_errors_and_printing():
+    layer = nn.SyncBatchNorm(3)
+    assert repr(layer) == repr(torch.nn.SyncBatchNorm(3))
+    with pytest.raises(TypeError, match=r"^SyncBatchNorm: process_group must be None or a mesh axis name"):
+        nn.SyncBatchNorm(3, process_group=object())
+    params, state = layer.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^SyncBatchNorm\(3, .*\): expected input \(N, C, \*\) with at least 2 "
+                                         r"dimensions, got shape \(3,\)"):
+        layer.apply(params, state, jnp.ones(3))
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training"):
+        layer.apply(params, state, jnp.ones((1, 3)), train=True)
+    # an axis name outside shard_map/pmap is JAX's unbound-axis error
+    with pytest.raises(NameError):
+        nn.SyncBatchNorm(3, process_group="data").apply(params, state, jnp.ones((4, 3)), train=True)

@@ -36,21 +36,32 @@ def _compute_dtype(x: jax.Array):
     return jnp.float32 if x.dtype in _LOW_PRECISION else x.dtype
 
 
-def _centered_moments(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _centered_moments(x: jax.Array, axes: tuple[int, ...], axis_name: Any = None
+                      ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(x - mean, mean, biased variance)`` over ``axes`` (keepdims), accurately.
 
     The shift is one element of each slice under ``stop_gradient``: ``x - shift`` is
-    exact for values of similar magnitude, so the sums see only the deviations.
+    exact for values of similar magnitude, so the sums see only the deviations. With
+    ``axis_name`` (inside ``shard_map``/``pmap``) the statistics cover every device's
+    slice of the batch along that mesh axis (the shift is their mean, one for all).
     """
     if axes and all(x.shape[a] > 0 for a in axes):
         first = tuple(slice(0, 1) if a in axes else slice(None) for a in range(x.ndim))
         shift = lax.stop_gradient(x[first])
+        if axis_name is not None:
+            shift = lax.stop_gradient(lax.pmean(shift, axis_name))
     else:
         shift = jnp.zeros((), x.dtype)
     shifted = x - shift
-    mean_shifted = jnp.mean(shifted, axis=axes, keepdims=True)
+    if axis_name is None:
+        mean_shifted = jnp.mean(shifted, axis=axes, keepdims=True)
+        centered = shifted - mean_shifted
+        var = jnp.mean(centered * centered, axis=axes, keepdims=True)
+        return centered, shift + mean_shifted, var
+    count = lax.psum(math.prod(x.shape[a] for a in axes), axis_name)
+    mean_shifted = lax.psum(jnp.sum(shifted, axis=axes, keepdims=True), axis_name) / count
     centered = shifted - mean_shifted
-    var = jnp.mean(centered * centered, axis=axes, keepdims=True)
+    var = lax.psum(jnp.sum(centered * centered, axis=axes, keepdims=True), axis_name) / count
     return centered, shift + mean_shifted, var
 
 
@@ -122,6 +133,14 @@ def batch_norm_with_stats(input: jax.Array, running_mean: jax.Array | None,
     PyTorch equivalent: ``torch.nn.functional.batch_norm`` plus the values it writes into
     ``running_mean``/``running_var`` in place.
     """
+    return _batch_norm_with_stats(input, running_mean, running_var, weight, bias, training, momentum,
+                                  eps, None)
+
+
+def _batch_norm_with_stats(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                           axis_name: Any):
+    """:func:`batch_norm_with_stats`; with ``axis_name`` the batch statistics cover the
+    whole batch split along that mesh axis (``nn.SyncBatchNorm`` inside ``shard_map``)."""
     caller = "batch_norm"
     _checks.check_floating(caller, input)
     shape = _checks.shape_of(input)
@@ -131,16 +150,17 @@ def batch_norm_with_stats(input: jax.Array, running_mean: jax.Array | None,
     for name, v in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         _check_vector(caller, name, v, channels)
+    devices = 1 if axis_name is None else lax.psum(1, axis_name)
     if training:
-        _verify_batch_size(caller, shape)
+        _verify_batch_size(caller, (shape[0] * devices,) + tuple(shape[1:]))
     _check_eps(caller, eps, bool(training))
     cshape = _channel_shape(len(shape))
     x = input.astype(_compute_dtype(input))
     if training:
         axes = (0,) + tuple(range(2, len(shape)))
-        centered, mean, var = _centered_moments(x, axes)
+        centered, mean, var = _centered_moments(x, axes, axis_name)
         y = centered * lax.rsqrt(var + eps)
-        n = shape[0] * math.prod(shape[2:])
+        n = shape[0] * math.prod(shape[2:]) * devices
         new_mean = _update_running(running_mean, jnp.reshape(mean, (channels,)), momentum)
         new_var = _update_running(running_var, jnp.reshape(var, (channels,)) * (n / max(n - 1, 1)),
                                   momentum)

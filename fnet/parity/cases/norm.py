@@ -316,3 +316,21 @@ for _args, _shape in [((5,), (2, 8, 3, 4)), ((3, 0.3, 0.8, 1.5), (2, 4, 3, 3)), 
     module_case(f"nn.CrossMapLRN2d{_args}[in={_shape}]", "norm",
                 lambda a=_args: (nn.CrossMapLRN2d(*a), torch.nn.CrossMapLRN2d(*a)),
                 _randn(*_shape, scale=2.0), covers=["nn.CrossMapLRN2d"])
+
+# -- SyncBatchNorm: on one process torch's SyncBatchNorm is BatchNorm over (N, C, *) -------------
+# (tests/test_sharding.py checks the statistics over a data axis of 8 devices)
+
+
+def _sync_bn(*args, **kwargs):
+    def build():
+        t = torch.nn.SyncBatchNorm(*args, **kwargs)
+        _randomize(t)
+        return nn.SyncBatchNorm(*args, **kwargs), t
+    return build
+
+
+for _shape, _kw, _train in [((6, 3), {}, True), ((4, 3, 5), {"momentum": None}, True), ((2, 3, 4, 5), {}, False),
+                            ((2, 3, 2, 3, 4), {"affine": False}, True), ((3, 3, 4, 5), {"track_running_stats": False}, False),
+                            ((2, 3, 2, 2, 2, 2), {}, True)]:
+    module_case(f"nn.SyncBatchNorm(3, {_kw})[in={_shape},{'train' if _train else 'eval'}]", "norm",
+                _sync_bn(3, **_kw), _randn(*_shape), train=_train, covers=["nn.SyncBatchNorm"])
