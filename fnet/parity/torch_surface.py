@@ -108,11 +108,13 @@ EXCLUDED: dict[str, str] = {
         "single-process multi-GPU replication; fnet runs data parallelism through "
         "`fnet.sharding.data_parallel` on a `jax.sharding.Mesh` (XLA inserts the all-reduces)"),
     "torch.nn.functional.scaled_mm": (
-        "a float8 GEMM over torch's CUDA scaling recipes and swizzled scale layouts "
-        "(`ScalingType`, `SwizzleType`); JAX expresses float8 as dtypes (`jnp.float8_e4m3fn`) "
-        "and XLA picks the scaled kernel, so there is no recipe argument to mirror"),
+        "a float8 GEMM driven by torch's kernel-level scaling recipes and swizzled scale layouts "
+        "(`ScalingType`, `SwizzleType`: tensor-wise, row-wise, MX and NV block formats); in JAX "
+        "float8 is a dtype and the scaling is written out, `(a.astype(f32) * scale_a) @ (b.astype(f32) "
+        "* scale_b)`, which XLA fuses into a scaled GEMM where the hardware has one"),
     "torch.nn.functional.scaled_grouped_mm": (
-        "the float8, per-group-scaled form of `grouped_mm` (see `scaled_mm`)"),
+        "the float8, per-group-scaled form of `grouped_mm` (see `scaled_mm`); fnet has "
+        "`F.grouped_mm` in any floating dtype"),
     # -- torch.utils.data ---------------------------------------------------------------------
     **{f"torch.utils.data.{name}": (
         "DataPipes, the composable-iterator API that torchdata stopped developing and removed "
