@@ -27,6 +27,7 @@ from ._upsampling import *  # noqa: F401,F403
 from ._module import Buffer, Context, Module, Parameter
 
 from .. import init  # torch.nn.init twins, reachable as fnet.nn.init like torch.nn.init
+from . import utils  # torch.nn.utils twins: fnet.nn.utils.clip_grad_norm_, .parametrizations, .rnn
 
 _FAMILIES = (_activation, _adaptive, _attention, _container, _conv, _distance, _dropout, _embedding, _flatten,
              _lazy, _linear, _loss, _norm, _padding, _pool, _rnn, _transformer, _upsampling)

@@ -174,6 +174,13 @@ class ModuleDict(_Container):
     def __contains__(self, key: object) -> bool:
         return any(name == key for name, _ in self._items)
 
+    def __getattr__(self, name: str) -> Module:
+        # torch registers the entries as submodules, so `d.key` works too
+        for key, module in self.__dict__.get("_items", ()):
+            if key == name:
+                return module
+        raise AttributeError(f"{type(self).__name__} has no attribute or key {name!r}")
+
     def __iter__(self) -> Iterator[str]:  # type: ignore[override]
         return iter([name for name, _ in self._items])
 
