@@ -161,9 +161,12 @@ def _batch_norm_with_stats(input, running_mean, running_var, weight, bias, train
         centered, mean, var = _centered_moments(x, axes, axis_name)
         y = centered * lax.rsqrt(var + eps)
         n = shape[0] * math.prod(shape[2:]) * devices
-        new_mean = _update_running(running_mean, jnp.reshape(mean, (channels,)), momentum)
-        new_var = _update_running(running_var, jnp.reshape(var, (channels,)) * (n / max(n - 1, 1)),
-                                  momentum)
+        if n == 0:  # an empty batch: torch returns the empty output and leaves the statistics
+            new_mean, new_var = running_mean, running_var
+        else:
+            new_mean = _update_running(running_mean, jnp.reshape(mean, (channels,)), momentum)
+            new_var = _update_running(running_var, jnp.reshape(var, (channels,)) * (n / max(n - 1, 1)),
+                                      momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{caller}: running_mean and running_var must be given when "
@@ -407,7 +410,8 @@ def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = Non
     for name, v in (("weight", weight), ("bias", bias)):
         _check_vector(caller, name, v, channels)
     x = input.astype(_compute_dtype(input))
-    grouped = jnp.reshape(x, (n, num_groups, -1))  # (N, G, C/G * prod(spatial))
+    # (N, G, C/G * prod(spatial)), sizes spelt out: -1 cannot be inferred for an empty batch
+    grouped = jnp.reshape(x, (n, num_groups, channels // num_groups * math.prod(shape[2:])))
     centered, _, var = _centered_moments(grouped, (2,))
     y = jnp.reshape(centered * lax.rsqrt(var + eps), shape)
     return _affine(y, weight, bias, _channel_shape(len(shape))).astype(input.dtype)
