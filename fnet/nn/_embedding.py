@@ -16,6 +16,18 @@ from ._module import Context, Module
 __all__ = ["Embedding", "EmbeddingBag"]
 
 
+def _given_table(owner: str, weight: Any, num_embeddings: int, embedding_dim: int) -> Any:
+    """torch's ``_weight``: None, or a table of the layer's shape (as numpy)."""
+    if weight is None:
+        return None
+    weight = to_numpy(weight)
+    if weight.shape != (num_embeddings, embedding_dim):
+        raise ValueError(f"{owner}: shape of weight does not match num_embeddings and embedding_dim: "
+                         f"expected ({num_embeddings}, {embedding_dim}), got "
+                         f"{_checks.fmt_shape(weight.shape)}")
+    return weight
+
+
 def _init_table(key: jax.Array, layer: Module) -> jax.Array:
     """``_weight`` when given, else torch's ``N(0, 1)`` with the padding row zeroed."""
     if layer._weight is not None:
@@ -71,13 +83,7 @@ class Embedding(Module):
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
-        if _weight is not None:
-            _weight = to_numpy(_weight)
-            if _weight.shape != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(f"Embedding: shape of weight does not match num_embeddings and "
-                                 f"embedding_dim: expected ({self.num_embeddings}, "
-                                 f"{self.embedding_dim}), got {_checks.fmt_shape(_weight.shape)}")
-        self._weight = _weight
+        self._weight = _given_table("Embedding", _weight, self.num_embeddings, self.embedding_dim)
         self._freeze = bool(_freeze)
         self.dtype = dtype
 
@@ -168,13 +174,7 @@ class EmbeddingBag(Module):
         self.mode = mode
         self.sparse = sparse
         self.padding_idx = _femb._normalise_padding_idx("EmbeddingBag", padding_idx, self.num_embeddings)
-        if _weight is not None:
-            _weight = to_numpy(_weight)
-            if _weight.shape != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(f"EmbeddingBag: shape of weight does not match num_embeddings and "
-                                 f"embedding_dim: expected ({self.num_embeddings}, "
-                                 f"{self.embedding_dim}), got {_checks.fmt_shape(_weight.shape)}")
-        self._weight = _weight
+        self._weight = _given_table("EmbeddingBag", _weight, self.num_embeddings, self.embedding_dim)
         self.include_last_offset = include_last_offset
         self.dtype = dtype
 

@@ -541,7 +541,21 @@ class GroupNorm(Module):
                 f"bias={self.affine and self.bias}")
 
 
-class LocalResponseNorm(Module):
+class _LRNConfig(Module):
+    """``size, alpha, beta, k`` and torch's printing, shared by the two LRN layers."""
+
+    def __init__(self, size: int, alpha: float = 0.0001, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LocalResponseNorm(_LRNConfig):
     """Divides each value by a power of the squares of its ``size`` neighbouring channels.
 
     ``y = x / (k + alpha / size * sum_{window} x**2) ** beta``.
@@ -559,11 +573,7 @@ class LocalResponseNorm(Module):
     """
 
     def __init__(self, size: int, alpha: float = 0.0001, beta: float = 0.75, k: float = 1.0):
-        super().__init__()
-        self.size = size
-        self.alpha = alpha
-        self.beta = beta
-        self.k = k
+        super().__init__(size, alpha, beta, k)
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
         where = ctx.where(self)
@@ -572,11 +582,8 @@ class LocalResponseNorm(Module):
             _checks.fail(where, "input (N, C, *) with 3 or more dimensions", input)
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
-
-class CrossMapLRN2d(Module):
+class CrossMapLRN2d(_LRNConfig):
     """torch's legacy cross-channel LRN for ``(N, C, H, W)`` (from Lua torch).
 
     ``y = x * (k + alpha / size * sum_{window} x**2) ** -beta``, with torch's legacy
@@ -597,11 +604,7 @@ class CrossMapLRN2d(Module):
     """
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1):
-        super().__init__()
-        self.size = size
-        self.alpha = alpha
-        self.beta = beta
-        self.k = k
+        super().__init__(size, alpha, beta, k)
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
         where = ctx.where(self)
@@ -609,6 +612,3 @@ class CrossMapLRN2d(Module):
         _checks.check_ndim(where, input, (4,), "a 4-D input (N, C, H, W)")
         return _cross_map_lrn2d(jnp.asarray(input), int(self.size), float(self.alpha),
                                 float(self.beta), float(self.k))
-
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
