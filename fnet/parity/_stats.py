@@ -13,6 +13,7 @@ from ._registry import ParityCase, case_seed, register
 
 def within(name: str, got: float, want: float, sigma: float, detail: str = "") -> Diff:
     """``|got - want| <= 6 sigma``: a sample statistic against its expected value."""
+    got, want, sigma = float(got), float(want), float(sigma)  # numpy float32 is not JSON
     err = abs(got - want)
     return Diff("output", name, err, err / max(abs(want), 1e-12), err <= 6 * sigma + 1e-12,
                 detail or f"{got:.5f} vs {want:.5f} (6 sigma = {6 * sigma:.2e})")
