@@ -14,17 +14,19 @@ torch's by design (different generators): the parity suite checks the distributi
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Shape = Sequence[int]
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-    "orthogonal_", "trunc_normal_",
+    "orthogonal_", "trunc_normal_", "dirac_", "sparse_",
 ]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
@@ -140,6 +142,9 @@ def kaiming_uniform_(key: jax.Array, shape: Shape, a: float = 0.0, mode: str = "
 
     PyTorch equivalent: ``torch.nn.init.kaiming_uniform_``.
     """
+    if 0 in tuple(shape):  # torch: a no-op with a warning (e.g. Linear(in_features=0, ...))
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return jnp.zeros(tuple(shape), dtype)
     bound = math.sqrt(3.0) * _kaiming_std(shape, a, mode, nonlinearity, "kaiming_uniform_")
     return uniform_(key, shape, -bound, bound, dtype)
 
@@ -150,6 +155,9 @@ def kaiming_normal_(key: jax.Array, shape: Shape, a: float = 0.0, mode: str = "f
 
     PyTorch equivalent: ``torch.nn.init.kaiming_normal_``.
     """
+    if 0 in tuple(shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return jnp.zeros(tuple(shape), dtype)
     std = _kaiming_std(shape, a, mode, nonlinearity, "kaiming_normal_")
     return normal_(key, shape, 0.0, std, dtype)
 
@@ -184,6 +192,59 @@ def trunc_normal_(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 
     lower, upper = (a - mean) / std, (b - mean) / std
     z = jax.random.truncated_normal(key, lower, upper, tuple(shape), jnp.float32)
     return (mean + std * z).astype(dtype)
+
+
+def dirac_(key: jax.Array | None, shape: Shape, groups: int = 1, dtype=jnp.float32) -> jax.Array:
+    """The Dirac delta: a convolution weight that passes its input channels through.
+
+    For each of the ``groups`` groups, output channel ``d`` of the group takes input
+    channel ``d`` at the kernel's centre (``min(C_out / groups, C_in)`` channels).
+
+    Args:
+        key: unused (deterministic), accepted so every initialiser has one signature.
+        shape: ``(C_out, C_in, *kernel)`` with 1 to 3 kernel dims.
+        groups: number of groups; ``C_out`` must be divisible by it.
+
+    PyTorch equivalent: ``torch.nn.init.dirac_``.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"dirac_: only arrays with 3, 4, or 5 dimensions are supported, got shape {shape}")
+    if groups < 1 or shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({shape[0]}) must be divisible by groups ({groups})")
+    per_group = shape[0] // groups
+    n = min(per_group, shape[1])
+    out = np.zeros(shape, np.float64)
+    centre = tuple(k // 2 for k in shape[2:])
+    for g in range(groups):
+        for d in range(n):
+            out[(g * per_group + d, d) + centre] = 1.0
+    return jnp.asarray(out, dtype)
+
+
+def sparse_(key: jax.Array, shape: Shape, sparsity: float, std: float = 0.01,
+            dtype=jnp.float32) -> jax.Array:
+    """A sparse matrix: N(0, std^2) entries with ``ceil(sparsity * rows)`` zeros per column
+    at random rows (Martens, 2010).
+
+    Args:
+        key: PRNG key.
+        shape: ``(rows, cols)``.
+        sparsity: fraction of each column set to zero.
+        std: standard deviation of the non-zero entries.
+
+    PyTorch equivalent: ``torch.nn.init.sparse_``.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2:
+        raise ValueError(f"sparse_: only arrays with 2 dimensions are supported, got shape {shape}")
+    rows, cols = shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    k_values, k_rows = jax.random.split(key)
+    values = normal_(k_values, shape, 0.0, std, dtype)
+    # one random permutation of the rows per column; its first num_zeros rows are zeroed
+    ranks = jnp.argsort(jax.random.uniform(k_rows, shape), axis=0).argsort(axis=0)
+    return jnp.where(ranks < num_zeros, jnp.zeros((), dtype), values)
 
 
 def torch_default_bound(fan_in: int) -> float:

@@ -30,6 +30,7 @@ import numpy as np
 from . import _tree
 from ._checks import StateDictError, fmt_shape
 from ._safetensors import CheckpointError, aligned_empty, load_file, save_file
+from .nn import _lazy
 from .nn._module import Module
 
 __all__ = ["state_dict", "load_state_dict", "save", "load", "summary", "StateDictError",
@@ -156,13 +157,24 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
     return out
 
 
-def model_shapes(model: Module) -> tuple[dict[str, jax.ShapeDtypeStruct], dict[str, jax.ShapeDtypeStruct]]:
+def model_shapes(model: Module, state_dict: Mapping[str, Any] | None = None
+                 ) -> tuple[dict[str, jax.ShapeDtypeStruct], dict[str, jax.ShapeDtypeStruct]]:
     """The torch names, shapes and dtypes of ``model``'s parameters and buffers (no arrays made).
+
+    Args:
+        model: the model.
+        state_dict: a checkpoint whose shapes size the model's lazy layers
+            (``nn.LazyLinear``...); not needed for a model without them.
 
     Returns:
         ``(params, buffers)``: two flat ``{name: jax.ShapeDtypeStruct}`` dicts in the
         model's order.
     """
+    sizes = _lazy.sizes_from_state_dict(model, state_dict or {})
+    if sizes:  # lazy layers sized by this checkpoint: not cached
+        with _lazy.sizes_known(sizes):
+            params, state = jax.eval_shape(model.init, jax.random.key(0))
+        return _tree.flatten(params), _tree.flatten(state)
     cache = model._cache()
     key = ("shapes", _x64())
     if key not in cache:
@@ -316,7 +328,7 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
         raise TypeError(f"load_state_dict: expected a mapping of name -> tensor, got "
                         f"{type(state_dict).__name__}")
     where = where or type(model).__name__
-    want_params, want_state = model_shapes(model)
+    want_params, want_state = model_shapes(model, state_dict)
     want = {**want_params, **want_state}
     aliases = _aliases(model)
     given: dict[str, Any] = {}
@@ -381,7 +393,8 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
             fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
             return {k: fresh[k] for k in fresh_names}
 
-        fresh = jax.jit(fresh_subset)(key if key is not None else jax.random.key(0))
+        with _lazy.sizes_known(_lazy.sizes_from_state_dict(model, state_dict)):  # traced inside
+            fresh = jax.jit(fresh_subset)(key if key is not None else jax.random.key(0))
         for name in fresh_names:
             value = fresh[name]
             arrays[name] = value.astype(dtype) if dtype is not None and _is_float(value.dtype) else value

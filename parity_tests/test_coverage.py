@@ -32,6 +32,9 @@ def _public(prefix: str, module_name: str) -> list[str]:
 
 def public_names() -> list[str]:
     names = (_public("nn", "fnet.nn") + _public("functional", "fnet.functional")
+             + _public("nn.utils", "fnet.nn.utils")
+             + _public("nn.utils.parametrizations", "fnet.nn.utils.parametrizations")
+             + _public("nn.utils.rnn", "fnet.nn.utils.rnn")
              + _public("init", "fnet.init") + _public("optim", "fnet.optim")
              + _public("lr_scheduler", "fnet.optim.lr_scheduler") + _public("swa_utils", "fnet.optim.swa_utils")
              + _public("models", "fnet.models"))

@@ -24,7 +24,7 @@ FUNCTIONS = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu
 MODULES = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid",
            "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign", "LogSigmoid",
            "Softmax", "LogSoftmax", "Softmin", "PReLU", "GLU", "Threshold", "Tanhshrink",
-           "Softshrink", "Hardshrink"]
+           "Softshrink", "Hardshrink", "RReLU", "Softmax2d"]
 # Functions torch refuses for integer tensors (NotImplementedError "... not implemented for 'Long'").
 FLOAT_ONLY = ["leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "hardsigmoid",
               "hardswish", "softplus", "logsigmoid", "softshrink", "hardshrink", "glu"]
@@ -82,7 +82,8 @@ REPR_PAIRS = [
     ("LogSoftmax", (), {"dim": -1}), ("Softmin", (0,), {}), ("PReLU", (3, 0.1), {}),
     ("PReLU", (), {}), ("GLU", (1,), {}), ("GLU", (), {}), ("Threshold", (0.1, 20), {}),
     ("Threshold", (1, 2.5, True), {}), ("Tanhshrink", (), {}), ("Softshrink", (1.5,), {}),
-    ("Hardshrink", (), {"lambd": 0.25}), ("Hardshrink", (), {}),
+    ("Hardshrink", (), {"lambd": 0.25}), ("Hardshrink", (), {}), ("RReLU", (0.1, 0.2, True), {}),
+    ("RReLU", (), {"upper": 0.5}), ("Softmax2d", (), {}),
 ]
 
 
@@ -326,3 +327,60 @@ def test_hessian_of_kinked_functions_is_defined():
     h = jax.jit(jax.hessian(lambda v: sum(fn(v).sum() for fn in fns)))(jnp.array([-1.0, 0.5]))
     np.testing.assert_allclose(np.diag(h), [np.exp(-1.0) * (2 + 1.0507009873554805 * 1.6732632423543772),
                                             0.0], rtol=1e-6)
+
+
+# -- RReLU, rrelu, gumbel_softmax, Softmax2d ------------------------------------------------
+
+def test_rrelu_training_needs_a_key_and_floats():
+    x = jnp.linspace(-1, 1, 6)
+    with pytest.raises(ValueError, match=r"^rrelu: training=True .* needs a PRNG key"):
+        F.rrelu(x, training=True)
+    with pytest.raises(TypeError, match=r"^rrelu: .*floating.*int32"):
+        F.rrelu(jnp.arange(3))
+    out = F.rrelu(x, 0.1, 0.3, training=True, key=jax.random.key(0))
+    assert jnp.all(jnp.where(x > 0, out == x, (out <= 0.1 * x) & (out >= 0.3 * x)))
+
+
+def test_rrelu_module_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"RReLU: lower bound must be less than or equal to the upper"):
+        nn.RReLU(0.5, 0.1)
+    with pytest.raises(TypeError, match=r"RReLU\(lower=0.125, upper=0.3333333333333333\): cannot be called"
+                                        r" like a function because a torch module starts in train mode"):
+        nn.RReLU()(jnp.ones(3))
+    with pytest.raises(ValueError, match=r"RReLU\(.*\): train=True draws random numbers and needs a PRNG key"):
+        nn.RReLU().apply({}, {}, -jnp.ones(3), train=True)
+    with pytest.raises(TypeError, match=r"^RReLU\(.*\): expected a floating-point input, got dtype int32"):
+        nn.RReLU().apply({}, {}, jnp.arange(3))
+    assert repr(nn.RReLU(0.1, 0.2, True)) == repr(torch.nn.RReLU(0.1, 0.2, True))
+    assert repr(nn.RReLU()) == repr(torch.nn.RReLU())
+
+
+def test_softmax2d_wants_3d_or_4d_input():
+    with pytest.raises(ValueError, match=r"^Softmax2d\(\): expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) "
+                                         r"input, got shape \(2, 3\)"):
+        nn.Softmax2d()(jnp.ones((2, 3)))
+    assert repr(nn.Softmax2d()) == repr(torch.nn.Softmax2d())
+    out = nn.Softmax2d()(jnp.ones((2, 3, 4, 5)))
+    np.testing.assert_allclose(np.asarray(out.sum(1)), 1.0, rtol=1e-6)
+
+
+def test_gumbel_softmax_errors():
+    logits = jnp.zeros((2, 4))
+    with pytest.raises(ValueError, match=r"^gumbel_softmax: draws Gumbel noise and needs a PRNG key"):
+        F.gumbel_softmax(logits)
+    with pytest.raises(TypeError, match=r"^gumbel_softmax: expected a floating-point input"):
+        F.gumbel_softmax(jnp.zeros((2, 4), jnp.int32), key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^gumbel_softmax: dim 2 is out of range"):
+        F.gumbel_softmax(logits, dim=2, key=jax.random.key(0))
+    with pytest.warns(UserWarning, match="`eps` parameter is deprecated"):
+        F.gumbel_softmax(logits, eps=1e-5, key=jax.random.key(0))
+
+
+@pytest.mark.parametrize("fnet_fn,torch_fn", [(F.rrelu, TF.rrelu), (F.gumbel_softmax, TF.gumbel_softmax)])
+def test_random_functions_keep_torchs_signature_plus_a_key(fnet_fn, torch_fn):
+    ours = inspect.signature(fnet_fn).parameters
+    theirs = inspect.signature(torch_fn).parameters
+    assert list(ours) == list(theirs) + ["key"]
+    assert ours["key"].kind is inspect.Parameter.KEYWORD_ONLY
+    for name, param in theirs.items():
+        assert ours[name].default == param.default, name

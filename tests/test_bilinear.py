@@ -65,3 +65,29 @@ def test_init_bounds_follow_in1_features():
 def test_repr_matches_torch():
     torch = pytest.importorskip("torch")
     assert repr(nn.Bilinear(3, 4, 2, bias=False)) == repr(torch.nn.Bilinear(3, 4, 2, bias=False))
+
+
+def test_grouped_mm_errors():
+    import fnet.functional as F
+
+    a, b = jnp.ones((8, 4)), jnp.ones((2, 4, 3))
+    offs = jnp.asarray([4, 8], jnp.int32)
+    assert F.grouped_mm(a, b, offs=offs).shape == (8, 3)
+    with pytest.raises(ValueError, match=r"^grouped_mm: offs is required when an operand is 2-D"):
+        F.grouped_mm(a, b)
+    with pytest.raises(ValueError, match=r"^grouped_mm: offs must be None when both operands are 3-D"):
+        F.grouped_mm(jnp.ones((2, 3, 4)), b, offs=offs)
+    with pytest.raises(ValueError, match=r"^grouped_mm: expected 2 offsets, one per group of the 3-D operand, got 3"):
+        F.grouped_mm(a, b, offs=jnp.asarray([2, 4, 8], jnp.int32))
+    with pytest.raises(ValueError, match=r"^grouped_mm: offs must be non-decreasing ends of the groups within the "
+                                         r"sliced dimension of size 8, got \[6, 4\]"):
+        F.grouped_mm(a, b, offs=jnp.asarray([6, 4], jnp.int32))
+    with pytest.raises(ValueError, match=r"^grouped_mm: contraction sizes differ"):
+        F.grouped_mm(a, jnp.ones((2, 5, 3)), offs=offs)
+    with pytest.raises(TypeError, match=r"^grouped_mm: expected offs to be a 1-D integer array"):
+        F.grouped_mm(a, b, offs=jnp.asarray([4.0, 8.0]))
+    with pytest.raises(NotImplementedError, match=r"bias is not supported"):
+        F.grouped_mm(a, b, offs=offs, bias=jnp.ones(3))
+    # rows past offs[-1] are zeros (torch leaves them uninitialised)
+    out = F.grouped_mm(a, b, offs=jnp.asarray([2, 6], jnp.int32))
+    assert np.all(np.asarray(out[6:]) == 0)

@@ -244,3 +244,17 @@ def test_bfloat16_compute():
     low = F.conv2d(x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), padding=1)
     assert low.dtype == jnp.bfloat16
     assert float(jnp.abs(low.astype(jnp.float32) - ref).max()) < 0.1
+
+
+def test_conv_tbc_errors():
+    x, w, b = jnp.ones((5, 2, 3)), jnp.ones((2, 3, 4)), jnp.ones(4)
+    assert F.conv_tbc(x, w, b, 1).shape == (6, 2, 4)
+    with pytest.raises(ValueError, match=r"^conv_tbc: input channels \(dim 2 of input \(5, 2, 3\)\) must equal dim 1 "
+                                         r"of weight \(2, 4, 4\)"):
+        F.conv_tbc(x, jnp.ones((2, 4, 4)), b)
+    with pytest.raises(ValueError, match=r"^conv_tbc: expected input \(T, B, C_in\), got shape \(5, 3\)"):
+        F.conv_tbc(jnp.ones((5, 3)), w, b)
+    with pytest.raises(ValueError, match=r"^conv_tbc: expected bias \(4,\), one per output channel"):
+        F.conv_tbc(x, w, jnp.ones(3))
+    with pytest.raises(TypeError, match=r"^conv_tbc: expected a floating-point input"):
+        F.conv_tbc(x.astype(jnp.int32), w, b)

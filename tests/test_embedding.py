@@ -153,3 +153,57 @@ def test_one_hot_dtype_is_the_default_integer():
     assert F.one_hot(jnp.array([1]), 2).dtype == jnp.int32
     with jax.enable_x64(True):
         assert F.one_hot(jnp.array([1]), 2).dtype == jnp.int64
+
+
+# -- embedding_bag / EmbeddingBag ---------------------------------------------------------------
+
+def test_embedding_bag_errors():
+    w = jnp.ones((10, 3))
+    ids = jnp.asarray([1, 2, 3, 4])
+    with pytest.raises(ValueError, match=r"^embedding_bag: mode has to be one of 'sum', 'mean' or 'max', got 'min'"):
+        F.embedding_bag(ids, w, jnp.asarray([0]), mode="min")
+    with pytest.raises(ValueError, match=r"^embedding_bag: a 1-D input needs offsets"):
+        F.embedding_bag(ids, w)
+    with pytest.raises(ValueError, match=r"^embedding_bag: if input is 2-D \(B, N\), offsets has to be None"):
+        F.embedding_bag(ids.reshape(2, 2), w, jnp.asarray([0, 1]))
+    with pytest.raises(ValueError, match=r"^embedding_bag: offsets\[0\] has to be 0"):
+        F.embedding_bag(ids, w, jnp.asarray([1, 2]))
+    with pytest.raises(ValueError, match=r"offsets must be non-decreasing, got \[0, 3, 2\]"):
+        F.embedding_bag(ids, w, jnp.asarray([0, 3, 2]))
+    with pytest.raises(ValueError, match=r"with include_last_offset=True the last offset must be the input's length 4"):
+        F.embedding_bag(ids, w, jnp.asarray([0, 2, 3]), include_last_offset=True)
+    with pytest.raises(NotImplementedError, match=r"per_sample_weights is only supported for mode='sum'"):
+        F.embedding_bag(ids, w, jnp.asarray([0]), per_sample_weights=jnp.ones(4))
+    with pytest.raises(ValueError, match=r"expected per_sample_weights of the input's shape \(4,\), got \(3,\)"):
+        F.embedding_bag(ids, w, jnp.asarray([0]), mode="sum", per_sample_weights=jnp.ones(3))
+    with pytest.raises(ValueError, match=r"max mode does not support scaling the gradient by the frequency"):
+        F.embedding_bag(ids, w, jnp.asarray([0]), mode="max", scale_grad_by_freq=True)
+    with pytest.raises(TypeError, match=r"^embedding_bag: expected integer indices"):
+        F.embedding_bag(ids.astype(jnp.float32), w, jnp.asarray([0]))
+    with pytest.raises(IndexError, match=r"index out of range"):
+        F.embedding_bag(jnp.asarray([1, 12]), w, jnp.asarray([0]))
+    with pytest.raises(ValueError, match=r"^EmbeddingBag: mode has to be one of"):
+        nn.EmbeddingBag(10, 3, mode="min")
+    layer = nn.EmbeddingBag(10, 3, mode="sum", padding_idx=-1)
+    assert layer.padding_idx == 9
+    params, _ = layer.init(jax.random.key(0))
+    assert np.all(np.asarray(params["weight"][9]) == 0)
+    with pytest.raises(ValueError, match=r"^EmbeddingBag\(10, 3, mode='sum', padding_idx=9\): a 1-D input needs offsets"):
+        layer.apply(params, {}, ids)
+    # empty bags give zeros, in every mode
+    for mode in ("sum", "mean", "max"):
+        out = F.embedding_bag(ids, w, jnp.asarray([0, 0, 4]), mode=mode)
+        assert np.all(np.asarray(out[0]) == 0) and np.all(np.asarray(out[2]) == 0)
+
+
+def test_embedding_bag_repr_and_signature_match_torch():
+    import inspect
+
+    torch = pytest.importorskip("torch")
+
+    for kw in [{}, dict(mode="max", padding_idx=2), dict(max_norm=1.0, norm_type=1.0, scale_grad_by_freq=True)]:
+        assert repr(nn.EmbeddingBag(10, 3, **kw)) == repr(torch.nn.EmbeddingBag(10, 3, **kw))
+    assert list(inspect.signature(F.embedding_bag).parameters) == \
+        list(inspect.signature(torch.nn.functional.embedding_bag).parameters)
+    assert list(inspect.signature(nn.EmbeddingBag.__init__).parameters) == \
+        list(inspect.signature(torch.nn.EmbeddingBag.__init__).parameters)

@@ -22,20 +22,31 @@ LABELS = jnp.asarray([0, 3, 1])
 
 # -- signatures --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", _loss.__all__)
+# fnet-only trailing keyword arguments (documented in the docstrings)
+FNET_EXTRAS = {"linear_cross_entropy": ["chunk_size"], "LinearCrossEntropyLoss": ["chunk_size"]}
+
+
+def _params(fn, name):
+    extras = FNET_EXTRAS.get(name, [])
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()
+            if p.name not in extras]
+
+
+@pytest.mark.parametrize("name", _loss.__all__ + ["ctc_loss", "linear_cross_entropy"])
 def test_functional_signatures_are_torchs(name):
-    ours = inspect.signature(getattr(F, name)).parameters
-    theirs = inspect.signature(getattr(torch.nn.functional, name)).parameters
-    assert [(p.name, p.kind, p.default) for p in ours.values()] == \
-           [(p.name, p.kind, p.default) for p in theirs.values()]
+    assert _params(getattr(F, name), name) == _params(getattr(torch.nn.functional, name), name)
 
 
 @pytest.mark.parametrize("name", nn._loss.__all__)
 def test_module_signatures_are_torchs(name):
-    ours = inspect.signature(getattr(nn, name).__init__).parameters
-    theirs = inspect.signature(getattr(torch.nn, name).__init__).parameters
-    assert [(p.name, p.kind, p.default) for p in ours.values()] == \
-           [(p.name, p.kind, p.default) for p in theirs.values()]
+    assert _params(getattr(nn, name).__init__, name) == _params(getattr(torch.nn, name).__init__, name)
+
+
+@pytest.mark.parametrize("name", [n for extras in FNET_EXTRAS.values() for n in extras][:1])
+def test_fnet_extras_are_trailing_keyword_only(name):
+    for fn in (F.linear_cross_entropy, nn.LinearCrossEntropyLoss.__init__):
+        param = list(inspect.signature(fn).parameters.values())[-1]
+        assert param.name == name and param.kind is inspect.Parameter.KEYWORD_ONLY
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -281,8 +292,10 @@ def test_repr_matches_torch():
     w = np.ones(3, np.float32)
     assert repr(nn.CrossEntropyLoss(weight=w, label_smoothing=0.1)) == \
         repr(torch.nn.CrossEntropyLoss(weight=torch.ones(3), label_smoothing=0.1)) == "CrossEntropyLoss()"
+    required = {"LinearCrossEntropyLoss": (4, 9)}  # in_features, num_classes
     for name in nn._loss.__all__:
-        assert repr(getattr(nn, name)()) == repr(getattr(torch.nn, name)())
+        args = required.get(name, ())
+        assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
 
 
 def test_direct_call_jit_grad_and_static_argument():
@@ -333,3 +346,119 @@ def test_bce_forward_mode_at_probability_0_and_1_is_finite():
     t = jnp.asarray([1.0, 0.0, 0.5])
     jac = jax.jit(jax.jacfwd(lambda p: F.binary_cross_entropy(p, t, reduction="none")))(x)
     assert np.all(np.isfinite(jac))
+
+
+
+# -- multilabel_margin_loss, triplet_margin_with_distance_loss, ctc_loss, linear_cross_entropy ----
+
+def test_multilabel_margin_loss_errors():
+    with pytest.raises(TypeError, match=r"^multilabel_margin_loss: expected integer class indices as target"):
+        F.multilabel_margin_loss(LOGITS, jnp.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"^multilabel_margin_loss: expected input of shape \(C,\) or \(N, C\) and "
+                                         r"a target of the same shape, got input \(3, 4\) and target \(3,\)"):
+        F.multilabel_margin_loss(LOGITS, LABELS)
+    with pytest.raises(ValueError, match=r"target 4 is out of range: class indices must be in \[0, 4\)"):
+        F.multilabel_margin_loss(LOGITS, jnp.asarray([[4, -1, 0, 0]] * 3))
+    with pytest.raises(ValueError, match=r"^MultiLabelMarginLoss\(\): expected input of shape"):
+        nn.MultiLabelMarginLoss()(LOGITS, LABELS)
+
+
+def test_triplet_margin_with_distance_loss_errors():
+    a = jnp.ones((3, 4))
+    with pytest.raises(ValueError, match=r"^triplet_margin_with_distance_loss: margin must be greater than 0"):
+        F.triplet_margin_with_distance_loss(a, a, a, margin=0)
+    with pytest.raises(ValueError, match=r"expected to have the same number of dimensions, got anchor 2D, "
+                                         r"positive 1D and negative 2D"):
+        F.triplet_margin_with_distance_loss(a, a[0], a)
+    with pytest.raises(ValueError, match=r"^TripletMarginWithDistanceLoss: expected margin to be greater than 0"):
+        nn.TripletMarginWithDistanceLoss(margin=-1)
+    with pytest.raises(TypeError):
+        nn.TripletMarginWithDistanceLoss(None)  # keyword-only, as torch
+    loss = nn.TripletMarginWithDistanceLoss(distance_function=lambda x, y: jnp.abs(x - y).sum(-1))
+    assert loss(a, a, a + 1).shape == ()
+
+
+def test_ctc_loss_errors():
+    lp = jax.nn.log_softmax(jnp.zeros((6, 2, 4)), -1)
+    t = jnp.asarray([[1, 2], [3, 3]])
+    with pytest.raises(ValueError, match=r"^ctc_loss: expected log_probs of shape \(T, N, C\) or unbatched \(T, C\)"):
+        F.ctc_loss(lp[0, 0], t, [6, 6], [2, 2])
+    with pytest.raises(ValueError, match=r"^ctc_loss: expected input_lengths of shape \(2,\), one per sample, got "
+                                         r"\(3,\)"):
+        F.ctc_loss(lp, t, [6, 6, 6], [2, 2])
+    with pytest.raises(ValueError, match=r"^ctc_loss: expected input_lengths in \[0, 6\], got \[7, 6\]"):
+        F.ctc_loss(lp, t, [7, 6], [2, 2])
+    with pytest.raises(ValueError, match=r"^ctc_loss: target labels must be in \[0, 4\) and differ from blank=0, got 0"):
+        F.ctc_loss(lp, jnp.asarray([[1, 0], [3, 3]]), [6, 6], [2, 2])
+    with pytest.raises(ValueError, match=r"^ctc_loss: blank must be in label range \[0, 4\), got 4"):
+        F.ctc_loss(lp, t, [6, 6], [2, 2], blank=4)
+    with pytest.raises(TypeError, match=r"^ctc_loss: expected integer targets"):
+        F.ctc_loss(lp, t.astype(jnp.float32), [6, 6], [2, 2])
+    with pytest.raises(TypeError, match=r"^CTCLoss\(\): expected floating-point log_probs"):
+        nn.CTCLoss()(t, t, [6, 6], [2, 2])
+    # an impossible alignment is inf (and zero_infinity makes it 0), as torch
+    short = F.ctc_loss(lp, t, [1, 6], [2, 2], reduction="none")
+    assert np.isinf(short[0]) and np.isfinite(short[1])
+    assert F.ctc_loss(lp, t, [1, 6], [2, 2], reduction="none", zero_infinity=True)[0] == 0
+    # under jit the lengths are traced: the loss still follows them
+    jitted = jax.jit(lambda il: F.ctc_loss(lp, t, il, jnp.asarray([2, 2]), reduction="none"))(jnp.asarray([6, 6]))
+    np.testing.assert_allclose(jitted, F.ctc_loss(lp, t, [6, 6], [2, 2], reduction="none"), rtol=1e-6)
+
+
+def test_linear_cross_entropy_errors_and_memory_path():
+    x, w = jnp.ones((4, 3)), jnp.ones((7, 3))
+    t = jnp.asarray([0, 1, 2, 6])
+    with pytest.raises(ValueError, match=r"^linear_cross_entropy: expected equal input and linear_weight last "
+                                         r"dimensions \(in_features\), got 3 and 2"):
+        F.linear_cross_entropy(x, jnp.ones((7, 2)), t)
+    with pytest.raises(ValueError, match=r"^linear_cross_entropy: expected linear_bias shape \(7,\), got \(6,\)"):
+        F.linear_cross_entropy(x, w, t, linear_bias=jnp.ones(6))
+    with pytest.raises(ValueError, match=r"ignore_index cannot be specified when target contains probabilities"):
+        F.linear_cross_entropy(x, w, jnp.full((4, 7), 1 / 7), ignore_index=1)
+    with pytest.raises(ValueError, match=r"requires a batched input"):
+        F.linear_cross_entropy(x[0], jnp.ones((7, 2, 3)), t[0])
+    with pytest.raises(ValueError, match=r"target 9 is out of bounds"):
+        F.linear_cross_entropy(x, w, jnp.asarray([0, 1, 2, 9]))
+    with pytest.raises(ValueError, match=r"^LinearCrossEntropyLoss: expected weight shape to be \(7,\), got \(6,\)"):
+        nn.LinearCrossEntropyLoss(3, 7, weight=np.ones(6))
+    with pytest.raises(ValueError, match=r"expected label_smoothing to be in range \[0, 1\]"):
+        nn.LinearCrossEntropyLoss(3, 7, label_smoothing=1.5)
+    layer = nn.LinearCrossEntropyLoss(3, 7)
+    with pytest.raises(TypeError, match=r"cannot be called like a function because it has parameters"):
+        layer(x, t)
+    params, state = layer.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^LinearCrossEntropyLoss\(in_features=3.*expected equal input"):
+        layer.apply(params, state, jnp.ones((4, 5)), t)
+    # the chunked path never builds the (N, V) logits: its compiled temporaries stay below them
+    n, d, v = 256, 16, 8192
+    xs, ws, ts = jnp.ones((n, d)), jnp.ones((v, d)), jnp.zeros(n, jnp.int32)
+    chunked = jax.jit(jax.grad(lambda a, b: F.linear_cross_entropy(a, b, ts, chunk_size=512), (0, 1)))
+    temp = chunked.lower(xs, ws).compile().memory_analysis().temp_size_in_bytes
+    assert temp < n * v * 4 / 4, f"chunked temporaries {temp} bytes vs logits {n * v * 4}"
+
+
+def test_adaptive_log_softmax_errors_and_methods():
+    with pytest.raises(ValueError, match=r"cutoffs should be a sequence of unique, positive integers sorted in an "
+                                         r"increasing order, where each value is between 1 and n_classes-1 = 9, "
+                                         r"got \[5, 3\]"):
+        nn.AdaptiveLogSoftmaxWithLoss(4, 10, [5, 3])
+    with pytest.raises(ValueError, match=r"cutoffs should be a sequence of length larger than 0"):
+        nn.AdaptiveLogSoftmaxWithLoss(4, 10, [])
+    asm = nn.AdaptiveLogSoftmaxWithLoss(16, 10, [3, 6])
+    params, state = asm.init(jax.random.key(0))
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((5, 16)), jnp.float32)
+    with pytest.raises(ValueError, match=r"^AdaptiveLogSoftmaxWithLoss\(\): target values should be in \[0, 9\], "
+                                         r"but values in range \[0, 10\] were found"):
+        asm.apply(params, state, x, jnp.asarray([0, 1, 2, 3, 10]))
+    with pytest.raises(ValueError, match=r"input and target should have the same size in the batch dimension"):
+        asm.apply(params, state, x, jnp.asarray([0, 1]))
+    with pytest.raises(ValueError, match=r"expected a 2-D input \(N, in_features\) for a 1-D target"):
+        asm.apply(params, state, x[0], jnp.asarray([0]))
+    with pytest.raises(TypeError, match=r"expected integer target"):
+        asm.apply(params, state, x, jnp.zeros(5))
+    (out, loss), _ = asm.apply(params, state, x, jnp.asarray([0, 4, 9, 2, 7]))
+    full = asm.log_prob(params, x)
+    np.testing.assert_allclose(np.exp(full).sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(out, full[jnp.arange(5), jnp.asarray([0, 4, 9, 2, 7])], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(asm.predict(params, x), full.argmax(1))
+    np.testing.assert_allclose(loss, -out.mean(), rtol=1e-6)

@@ -201,3 +201,49 @@ def test_summary_lists_parameters_and_total():
     text = fnet.summary(model, params)
     assert "fc1.weight" in text and "(8, 4)" in text
     assert "Total parameters: 58" in text
+
+
+# -- ParameterList / ParameterDict --------------------------------------------------------------
+
+def test_parameter_containers_names_printing_and_errors():
+    torch = pytest.importorskip("torch")
+    plist = nn.ParameterList([np.zeros((3, 4), np.float32)])
+    plist.append(nn.Parameter((5,), init=fnet.init.ones_))
+    assert repr(plist) == repr(torch.nn.ParameterList([torch.zeros(3, 4), torch.ones(5)]))
+    params, state = plist.init(jax.random.key(0))
+    assert sorted(params) == ["0", "1"] and state == {}
+    assert [a.shape for a in plist.apply(params, state)[0]] == [(3, 4), (5,)]
+    with pytest.raises(AttributeError, match=r"ParameterList.append: the container was already used"):
+        plist.append(np.zeros(2))
+    with pytest.raises(TypeError, match=r"ParameterList: entry 0 is a module; use ModuleList/ModuleDict"):
+        nn.ParameterList([nn.Linear(2, 2)])
+    with pytest.raises(TypeError, match=r"ParameterList: entry 0 must be an nn.Parameter \(a trainable array\), "
+                                        r"got Buffer"):
+        nn.ParameterList([nn.Buffer(np.zeros(2))])
+    with pytest.raises(TypeError, match=r"ParameterDict: entry 'a' must be an nn.Parameter or an array, got object"):
+        nn.ParameterDict({"a": object()})
+    pdict = nn.ParameterDict({"w": np.ones((2, 2), np.float32)})
+    pdict["b"] = np.zeros(2, np.float32)
+    assert list(pdict) == ["w", "b"] and "b" in pdict and pdict["w"].shape == (2, 2)
+    with pytest.raises(KeyError):
+        pdict["missing"]
+    tdict = torch.nn.ParameterDict({"w": torch.ones(2, 2)})
+    tdict["b"] = torch.zeros(2)
+    assert repr(pdict) == repr(tdict)
+    # a plain dict is added in sorted key order, as torch does
+    assert list(nn.ParameterDict({"w": np.ones(2), "b": np.ones(2)})) == \
+        list(torch.nn.ParameterDict({"w": torch.ones(2), "b": torch.ones(2)})) == ["b", "w"]
+    # state_dict names are torch's, and a torch state_dict loads
+    model = torch.nn.Module()
+    model.p = torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.ones(2, 2)), "b": torch.zeros(2)})
+
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.ParameterDict({"w": np.ones((2, 2), np.float32), "b": np.zeros(2, np.float32)})
+
+        def forward(self, ctx):
+            return self.p(ctx)
+
+    params, _ = fnet.load_state_dict(Holder(), model.state_dict())
+    assert sorted(fnet.state_dict(params)) == ["p.b", "p.w"]

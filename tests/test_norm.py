@@ -314,3 +314,31 @@ def test_bf16_inputs_normalise_in_float32_under_mixed_precision():
     np.testing.assert_allclose(new_state["1"]["running_var"], ref_state["1"]["running_var"], rtol=2e-2)
     y = F.layer_norm(jnp.asarray(np.arange(8) + 1000.0, jnp.bfloat16), 8)
     assert y.dtype == jnp.bfloat16 and float(jnp.abs(y.astype(jnp.float32)).max()) < 2.0
+
+
+def test_cross_map_lrn2d_errors_and_printing():
+    layer = nn.CrossMapLRN2d(5, alpha=1e-3)
+    assert repr(layer) == repr(torch.nn.CrossMapLRN2d(5, alpha=1e-3))
+    with pytest.raises(ValueError, match=r"^CrossMapLRN2d\(5, alpha=0.001, beta=0.75, k=1\): expected a 4-D input "
+                                         r"\(N, C, H, W\), got shape \(2, 3, 4\)"):
+        layer(jnp.ones((2, 3, 4)))
+    with pytest.raises(TypeError, match=r"expected a floating-point input"):
+        layer(jnp.ones((1, 2, 3, 4), jnp.int32))
+    out = jax.jit(lambda x: layer(x))(jnp.ones((1, 6, 2, 2)))
+    assert out.shape == (1, 6, 2, 2)
+
+
+def test_sync_batch_norm_errors_and_printing():
+    layer = nn.SyncBatchNorm(3)
+    assert repr(layer) == repr(torch.nn.SyncBatchNorm(3))
+    with pytest.raises(TypeError, match=r"^SyncBatchNorm: process_group must be None or a mesh axis name"):
+        nn.SyncBatchNorm(3, process_group=object())
+    params, state = layer.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^SyncBatchNorm\(3, .*\): expected input \(N, C, \*\) with at least 2 "
+                                         r"dimensions, got shape \(3,\)"):
+        layer.apply(params, state, jnp.ones(3))
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training"):
+        layer.apply(params, state, jnp.ones((1, 3)), train=True)
+    # an axis name outside shard_map/pmap is JAX's unbound-axis error
+    with pytest.raises(NameError):
+        nn.SyncBatchNorm(3, process_group="data").apply(params, state, jnp.ones((4, 3)), train=True)

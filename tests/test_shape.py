@@ -201,3 +201,89 @@ def test_distance_reprs_match_torch():
     assert repr(nn.PairwiseDistance(p=1.0)) == repr(torch.nn.PairwiseDistance(p=1.0))
     assert repr(nn.Flatten(0, 2)) == repr(torch.nn.Flatten(0, 2))
     assert repr(nn.Unflatten(1, (2, 3))) == repr(torch.nn.Unflatten(1, (2, 3)))
+
+
+# -- channel_shuffle, pdist, upsample aliases -------------------------------------------------
+
+def test_channel_shuffle_errors_and_printing():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match=r"^channel_shuffle: number of channels must be divisible by groups, "
+                                         r"got 5 channels and 2 groups"):
+        F.channel_shuffle(jnp.ones((2, 5, 3)), 2)
+    with pytest.raises(ValueError, match=r"^channel_shuffle: expected an input with more than 2 dimensions"):
+        F.channel_shuffle(jnp.ones((2, 4)), 2)
+    with pytest.raises(ValueError, match=r"^native_channel_shuffle: number of groups .* positive integer, got "
+                                         r"groups=0"):
+        F.native_channel_shuffle(jnp.ones((2, 4, 3)), 0)
+    with pytest.raises(ValueError, match=r"^layer \(ChannelShuffle\(groups=3\)\): number of channels must be "
+                                         r"divisible"):
+        run(nn.ChannelShuffle(3), jnp.ones((1, 4, 2)))
+    assert repr(nn.ChannelShuffle(3)) == repr(torch.nn.ChannelShuffle(3))
+    x = jnp.arange(6.0).reshape(1, 6, 1)
+    assert F.channel_shuffle(x, 2)[0, :, 0].tolist() == [0, 3, 1, 4, 2, 5]
+
+
+def test_pdist_errors():
+    with pytest.raises(ValueError, match=r"^pdist: expected a 2-D input \(N, M\), got shape \(2, 3, 4\)"):
+        F.pdist(jnp.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"^pdist: only non-negative p values are supported, got p=-1"):
+        F.pdist(jnp.ones((3, 4)), p=-1)
+    with pytest.raises(TypeError, match=r"^pdist: expected a floating-point input"):
+        F.pdist(jnp.ones((3, 4), jnp.int32))
+    assert F.pdist(jnp.ones((1, 4))).shape == (0,)
+    assert F.pdist(jnp.ones((5, 2))).shape == (10,)
+
+
+@pytest.mark.parametrize("name", ["upsample", "upsample_nearest", "upsample_bilinear"])
+def test_upsample_aliases_warn_like_torch(name):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match=rf"`nn.functional.{name}` is deprecated"):
+        out = getattr(F, name)(jnp.asarray(x), scale_factor=2)
+    with pytest.warns(UserWarning, match="deprecated"):
+        want = getattr(torch.nn.functional, name)(torch.from_numpy(x), scale_factor=2).numpy()
+    np.testing.assert_allclose(np.asarray(out), want, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=rf"^{name}: "), pytest.warns(UserWarning):
+        getattr(F, name)(jnp.asarray(x))  # neither size nor scale_factor
+
+
+# -- grid_sample / affine_grid --------------------------------------------------------------------
+
+def test_grid_sample_errors():
+    x, g = jnp.ones((1, 2, 4, 4)), jnp.zeros((1, 3, 3, 2))
+    with pytest.raises(ValueError, match=r"^grid_sample: mode must be 'bilinear', 'nearest' or 'bicubic', got 'area'"):
+        F.grid_sample(x, g, mode="area", align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: padding_mode must be 'zeros', 'border' or 'reflection'"):
+        F.grid_sample(x, g, padding_mode="wrap", align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: expected grid of shape \(N=1, \*out, 2\) for input "
+                                         r"\(1, 2, 4, 4\), got \(1, 3, 3, 3\)"):
+        F.grid_sample(x, jnp.zeros((1, 3, 3, 3)), align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: bicubic interpolation only supports 4-D input"):
+        F.grid_sample(jnp.ones((1, 1, 2, 2, 2)), jnp.zeros((1, 1, 1, 1, 3)), mode="bicubic", align_corners=False)
+    with pytest.raises(ValueError, match=r"^grid_sample: expected a 4-D input"):
+        F.grid_sample(jnp.ones((2, 4, 4)), g, align_corners=False)
+    with pytest.raises(TypeError, match=r"^grid_sample: expected a floating-point grid"):
+        F.grid_sample(x, g.astype(jnp.int32), align_corners=False)
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(x, g)
+    # the identity grid with align_corners=False reproduces the input
+    theta = jnp.asarray([[[1.0, 0, 0], [0, 1.0, 0]]])
+    xs = jnp.asarray(np.random.default_rng(0).standard_normal((1, 2, 4, 5)), jnp.float32)
+    out = F.grid_sample(xs, F.affine_grid(theta, xs.shape, align_corners=False), align_corners=False)
+    np.testing.assert_allclose(out, xs, rtol=1e-5, atol=1e-6)
+
+
+def test_affine_grid_errors():
+    with pytest.raises(ValueError, match=r"^affine_grid: expected a batch of 2-D affine matrices of shape \(N, 2, 3\) "
+                                         r"for size \(1, 1, 4, 4\), got \(1, 3, 4\)"):
+        F.affine_grid(jnp.zeros((1, 3, 4)), (1, 1, 4, 4), align_corners=False)
+    with pytest.raises(ValueError, match=r"^affine_grid: only 4-D and 5-D sizes are supported"):
+        F.affine_grid(jnp.zeros((1, 2, 3)), (1, 4, 4), align_corners=False)
+    with pytest.raises(ValueError, match=r"^affine_grid: expected a non-zero, positive output size"):
+        F.affine_grid(jnp.zeros((1, 2, 3)), (1, 1, 0, 4), align_corners=False)
+    with pytest.raises(ValueError, match=r"^affine_grid: expected theta's batch \(2\) to equal size\[0\] \(1\)"):
+        F.affine_grid(jnp.zeros((2, 2, 3)), (1, 1, 4, 4), align_corners=False)
+    with pytest.raises(TypeError, match=r"^affine_grid: expected theta to have floating point type"):
+        F.affine_grid(jnp.zeros((1, 2, 3), jnp.int32), (1, 1, 4, 4), align_corners=False)
+    with pytest.warns(UserWarning, match="unit-size grids when align_corners=True"):
+        F.affine_grid(jnp.zeros((1, 2, 3)), (1, 1, 1, 4), align_corners=True)

@@ -307,3 +307,68 @@ def test_rule_that_does_not_divide_is_refused():
     plan = sharding.ShardingPlan(mesh, "data", [lambda name, shape: P("data")])
     with pytest.raises(ValueError, match="not divisible"):
         plan.shard_params({"w": jnp.zeros(10)})
+
+
+# -- SyncBatchNorm: statistics over the data axis ------------------------------------------------
+
+def _sync_bn_data():
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((16, 3, 4, 4)) * 2 + 1, jnp.float32)
+    cot = jnp.asarray(rng.standard_normal((16, 3, 4, 4)), jnp.float32)
+    return x, cot
+
+
+def test_sync_batch_norm_in_shard_map_equals_batch_norm_on_the_global_batch():
+    mesh = sharding.make_mesh((8,), ("data",))
+    x, cot = _sync_bn_data()
+    ref = nn.BatchNorm2d(3)
+    sync = nn.SyncBatchNorm(3, process_group="data")
+    params, state = ref.init(jax.random.key(0))
+    params = jax.tree.map(lambda a: a + 0.5, params)
+
+    def loss(layer, p, s, xs, cs):
+        out, new_state = layer.apply(p, s, xs, train=True)
+        return jnp.sum(out * cs), (out, new_state)
+
+    (want_loss, (want_out, want_state)), want_grads = jax.value_and_grad(
+        functools.partial(loss, ref), argnums=(0, 2), has_aux=True)(params, state, x, cot)
+
+    def per_device(p, s, xs, cs):  # each device holds 2 of the 16 samples
+        (value, (out, new_state)), grads = jax.value_and_grad(
+            functools.partial(loss, sync), argnums=(0, 2), has_aux=True)(p, s, xs, cs)
+        grads = (jax.lax.psum(grads[0], "data"), grads[1])  # parameter gradients of the global loss
+        return jax.lax.psum(value, "data"), out, new_state, grads
+
+    got_loss, got_out, got_state, got_grads = jax.jit(jax.shard_map(
+        per_device, mesh=mesh, in_specs=(P(), P(), P("data"), P("data")),
+        out_specs=(P(), P("data"), P(), (P(), P("data"))), check_vma=False))(params, state, x, cot)
+    np.testing.assert_allclose(got_loss, want_loss, rtol=1e-5)
+    np.testing.assert_allclose(got_out, want_out, rtol=1e-5, atol=1e-5)
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(got_state[key], want_state[key], rtol=1e-5, atol=1e-6)
+    for key in ("weight", "bias"):
+        np.testing.assert_allclose(got_grads[0][key], want_grads[0][key], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got_grads[1], want_grads[1], rtol=1e-4, atol=1e-5)
+    # without the axis, each device would normalise its own 2 samples: different outputs
+    local = jax.jit(jax.shard_map(lambda p, s, xs: nn.BatchNorm2d(3).apply(p, s, xs, train=True)[0],
+                                  mesh=mesh, in_specs=(P(), P(), P("data")), out_specs=P("data"),
+                                  check_vma=False))(params, state, x)
+    assert not np.allclose(local, want_out, atol=1e-3)
+
+
+def test_sync_batch_norm_under_jit_with_a_sharded_batch():
+    mesh = sharding.make_mesh((8,), ("data",))
+    plan = sharding.data_parallel(mesh)
+    x, _ = _sync_bn_data()
+    layer = nn.SyncBatchNorm(3)
+    params, state = layer.init(jax.random.key(0))
+    want, want_state = layer.apply(params, state, x, train=True)
+    got, got_state = jax.jit(lambda p, s, xs: layer.apply(p, s, xs, train=True))(
+        plan.shard_params(params), state, plan.shard_batch(x))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_state["running_var"], want_state["running_var"], rtol=1e-5)
+    # convert_sync_batchnorm swaps the layers and keeps the parameter names
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(model, "data")
+    assert isinstance(synced[1], nn.SyncBatchNorm) and synced[1].process_group == "data"
+    assert jax.tree.structure(synced.init(jax.random.key(0))) == jax.tree.structure(model.init(jax.random.key(0)))

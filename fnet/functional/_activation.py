@@ -42,7 +42,7 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
     "sigmoid", "tanh", "hardtanh", "hardsigmoid", "hardswish", "softplus", "softsign",
     "logsigmoid", "softmax", "log_softmax", "softmin", "prelu", "glu", "threshold",
-    "tanhshrink", "softshrink", "hardshrink",
+    "tanhshrink", "softshrink", "hardshrink", "rrelu", "gumbel_softmax",
 ]
 
 # torch's SELU constants (Klambauer et al., 2017), as written in ATen.
@@ -210,6 +210,47 @@ def _prelu(input: Any, weight: Any, where: str) -> jax.Array:
     elif x.ndim >= 2:
         w = w.reshape((channels,) + (1,) * (x.ndim - 2))
     return jnp.where(x > 0, x, w * x)
+
+
+def rrelu(input: jax.Array, lower: float = 1.0 / 8.0, upper: float = 1.0 / 3.0,
+          training: bool = False, inplace: bool = False, *, key: jax.Array | None = None) -> jax.Array:
+    """Randomized leaky ReLU: ``x`` for ``x > 0``, else ``a * x``.
+
+    In training each element with ``x <= 0`` draws its own slope ``a ~ U(lower, upper)``
+    (the gradient there is that slope, as in torch); in evaluation ``a`` is the mean
+    slope ``(lower + upper) / 2`` (``leaky_relu``).
+
+    Args:
+        input: any shape, floating point.
+        lower, upper: bounds of the slope's uniform distribution.
+        training: draw random slopes (needs ``key``) or use the mean slope. torch's
+            default is ``False`` here (the module ``nn.RReLU`` draws in training).
+        inplace: accepted for signature parity; arrays are immutable.
+        key: PRNG key for the slopes when ``training=True`` (fnet has no global
+            generator); inside a module use ``ctx.next_key()``.
+
+    PyTorch equivalent: ``torch.nn.functional.rrelu``.
+    """
+    return _rrelu(input, lower, upper, training, key, "rrelu")
+
+
+def _rrelu(input: Any, lower: float, upper: float, training: bool, key: jax.Array | None,
+           where: str) -> jax.Array:
+    x = _floating(input, where)
+    if not training:
+        return jnp.where(x > 0, x, x * ((lower + upper) / 2))
+    if key is None:
+        raise ValueError(f"{where}: training=True draws a random slope per element and needs a "
+                         f"PRNG key (fnet has no global generator); call F.rrelu(x, training=True, "
+                         f"key=jax.random.key(0)) with a new key each step, or training=False "
+                         f"for the mean slope. Inside a module use key=ctx.next_key().")
+    slopes = jax.random.uniform(key, x.shape, x.dtype, lower, upper)
+    return _rrelu_with_noise(x, slopes)
+
+
+def _rrelu_with_noise(x: jax.Array, slopes: jax.Array) -> jax.Array:
+    """torch's ``rrelu_with_noise`` given its slopes: ``x <= 0`` takes its slope (0 included)."""
+    return jnp.where(x <= 0, x * slopes.astype(x.dtype), x)
 
 
 # -- exponential units ---------------------------------------------------------------
@@ -529,3 +570,47 @@ def softmin(input: jax.Array, dim: int | None = None, _stacklevel: int = 3,
     PyTorch equivalent: ``torch.nn.functional.softmin``.
     """
     return _softmax_family("softmin", input, dim, _stacklevel, dtype, "softmin")
+
+
+def gumbel_softmax(logits: jax.Array, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1, *, key: jax.Array | None = None) -> jax.Array:
+    """A sample of the Gumbel-Softmax (Concrete) distribution over ``dim``.
+
+    ``softmax((logits + g) / tau)`` with ``g ~ Gumbel(0, 1)`` drawn from ``key``. With
+    ``hard=True`` the result is the one-hot vector of its argmax in the forward pass
+    and the soft sample's gradient in the backward pass (straight-through), as torch.
+
+    Args:
+        logits: unnormalised log-probabilities ``(*, num_features, *)``.
+        tau: temperature (positive).
+        hard: return one-hot samples with the soft sample's gradient.
+        eps: deprecated and unused, as in torch (a value other than 1e-10 warns).
+        dim: the dim of the categories.
+        key: PRNG key of the Gumbel noise (required: fnet has no global generator).
+
+    PyTorch equivalent: ``torch.nn.functional.gumbel_softmax``.
+    """
+    where = "gumbel_softmax"
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    x = _floating(logits, where)
+    if key is None:
+        raise ValueError(f"{where}: draws Gumbel noise and needs a PRNG key (fnet has no global "
+                         f"generator); call F.gumbel_softmax(logits, tau, key=jax.random.key(0)) "
+                         f"with a new key each step")
+    gumbels = jax.random.gumbel(key, x.shape, x.dtype)
+    return _gumbel_softmax_with_noise(x, gumbels, tau, hard, dim, where)
+
+
+def _gumbel_softmax_with_noise(logits: jax.Array, gumbels: jax.Array, tau: float, hard: bool,
+                               dim: int, where: str) -> jax.Array:
+    """torch's arithmetic given its Gumbel noise."""
+    axis = _canonical_dim(where, dim, logits.shape)
+    shape = logits.shape
+    x = logits.reshape(1) if logits.ndim == 0 else logits
+    y_soft = jax.nn.softmax((x + gumbels.reshape(x.shape).astype(x.dtype)) / tau, axis=axis)
+    if hard:
+        index = jnp.argmax(y_soft, axis=axis)  # the first maximum, as torch's max
+        y_hard = jax.nn.one_hot(index, x.shape[axis], dtype=x.dtype, axis=axis)
+        y_soft = y_hard - jax.lax.stop_gradient(y_soft) + y_soft
+    return y_soft.reshape(shape)

@@ -43,7 +43,7 @@ from jax import lax
 from .. import _checks
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d", "unfold", "fold"]
+           "conv_transpose3d", "unfold", "fold", "conv_tbc"]
 
 # The CPU patch lowering is used up to this many kernel taps (8x8, 4x4x4) ...
 _PATCH_MAX_KERNEL = 64
@@ -593,3 +593,37 @@ def fold(input: jax.Array, output_size: int | Sequence[int], kernel_size: int | 
         lambda x: _unfold_core(x, kernel, dilation, pads, stride, out), spec)
     (result,) = transpose(cols)
     return result[0] if unbatched else result
+
+
+def conv_tbc(input: jax.Array, weight: jax.Array, bias: jax.Array, pad: int = 0) -> jax.Array:
+    """1-D convolution over time-major sequences (Time, Batch, Channels).
+
+    ``out[t] = bias + sum_k input[t + k - pad] @ weight[k]``: :func:`conv1d` on the
+    transposed layout.
+
+    Args:
+        input: ``(T, B, C_in)``.
+        weight: ``(K, C_in, C_out)`` (note: not conv1d's ``(C_out, C_in, K)``).
+        bias: ``(C_out,)``.
+        pad: zero padding on both ends of the time axis.
+
+    Returns:
+        ``(T + 2 * pad - K + 1, B, C_out)``.
+
+    PyTorch equivalent: ``torch.nn.functional.conv_tbc``.
+    """
+    where = "conv_tbc"
+    _checks.check_floating(where, input)
+    x, w, b = jnp.asarray(input), jnp.asarray(weight), jnp.asarray(bias)
+    if x.ndim != 3:
+        _checks.fail(where, "input (T, B, C_in)", x)
+    if w.ndim != 3:
+        _checks.fail(where, "weight (K, C_in, C_out)", w)
+    if b.ndim != 1 or b.shape[0] != w.shape[2]:
+        _checks.fail(where, f"bias ({w.shape[2]},), one per output channel of the weight", b)
+    if x.shape[2] != w.shape[1]:
+        raise ValueError(f"{where}: input channels (dim 2 of input {_checks.fmt_shape(x.shape)}) must "
+                         f"equal dim 1 of weight {_checks.fmt_shape(w.shape)}")
+    pad = _ntuple(where, "pad", pad, 1, minimum=0)[0]
+    out = conv1d(jnp.transpose(x, (1, 2, 0)), jnp.transpose(w, (2, 1, 0)), b, 1, pad)
+    return jnp.transpose(out, (2, 0, 1))

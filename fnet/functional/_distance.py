@@ -1,4 +1,4 @@
-"""Distances (torch.nn.functional twins): ``cosine_similarity`` and ``pairwise_distance``."""
+"""Distances (torch.nn.functional twins): ``cosine_similarity``, ``pairwise_distance``, ``pdist``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import _checks
 
-__all__ = ["cosine_similarity", "pairwise_distance"]
+__all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
 @jax.custom_vjp
@@ -49,7 +50,10 @@ def _vector_norm(x: jax.Array, p: float, axis: int, keepdims: bool) -> jax.Array
         return jnp.min(a, axis=axis, keepdims=keepdims)
     if p == 1:
         return jnp.sum(a, axis=axis, keepdims=keepdims)
-    s = jnp.sum(x * x if p == 2 else a ** p, axis=axis, keepdims=keepdims)
+    if p != 2:
+        # torch's gradient of |x| ** p is 0 where x == 0, also for p < 1 (not 0 * inf)
+        a = jnp.where(a > 0, jnp.where(a > 0, a, jnp.ones((), a.dtype)) ** p, jnp.zeros((), a.dtype))
+    s = jnp.sum(x * x if p == 2 else a, axis=axis, keepdims=keepdims)
     nonzero = s > 0
     safe = jnp.where(nonzero, s, jnp.ones((), s.dtype))
     root = jnp.sqrt(safe) if p == 2 else safe ** (1.0 / p)
@@ -141,3 +145,30 @@ def pairwise_distance(x1: jax.Array, x2: jax.Array, p: float = 2.0, eps: float =
     PyTorch equivalent: ``torch.nn.functional.pairwise_distance``.
     """
     return _pairwise_distance("pairwise_distance", x1, x2, p, eps, keepdim)
+
+
+def pdist(input: jax.Array, p: float = 2) -> jax.Array:
+    """p-norm distances between every pair of rows: the upper triangle (without the
+    diagonal) of ``cdist(input, input)``, row-major.
+
+    The gradient of a zero distance (two equal rows) is 0, as in torch.
+
+    Args:
+        input: ``(N, M)``.
+        p: the norm degree, ``>= 0`` (``inf`` included).
+
+    Returns:
+        ``(N * (N - 1) / 2,)``: ``d(0, 1), d(0, 2), ..., d(1, 2), ...``.
+
+    PyTorch equivalent: ``torch.nn.functional.pdist``.
+    """
+    where = "pdist"
+    x = jnp.asarray(input)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
+    if x.ndim != 2:
+        _checks.fail(where, "a 2-D input (N, M)", x)
+    if p < 0:
+        raise ValueError(f"{where}: only non-negative p values are supported, got p={p}")
+    i, j = np.triu_indices(x.shape[0], k=1)
+    return _vector_norm(x[i] - x[j], float(p), 1, False)

@@ -1,4 +1,4 @@
-"""Lookup tables (torch.nn.functional twins): ``embedding`` and ``one_hot``.
+"""Lookup tables (torch.nn.functional twins): ``embedding``, ``embedding_bag`` and ``one_hot``.
 
 Index checks need values, so they run when the indices are concrete (eager calls)
 and, under ``jax.jit``, inside ``fnet.debug.checked`` (and ``fnet.train.fit``), which
@@ -13,10 +13,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import _checks
 
-__all__ = ["embedding", "one_hot"]
+__all__ = ["embedding", "embedding_bag", "one_hot"]
 
 
 class IndexOutOfRangeError(IndexError, ValueError):
@@ -160,6 +161,127 @@ def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = Non
     PyTorch equivalent: ``torch.nn.functional.embedding``.
     """
     return _embedding("embedding", input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+def _bag_ids(where: str, input: jax.Array, offsets: Any, include_last_offset: bool):
+    """Flat indices, the bag of each position and the number of bags."""
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{where}: if input is 2-D (B, N), offsets has to be None, as input is "
+                             f"treated as a mini-batch of fixed-length bags, got offsets of shape "
+                             f"{_checks.fmt_shape(np.shape(offsets))}")
+        bags, length = input.shape
+        return input.reshape(-1), jnp.repeat(jnp.arange(bags), length), bags
+    if input.ndim != 1:
+        _checks.fail(where, "input (B, N) of fixed-length bags, or 1-D input with offsets", input)
+    if offsets is None:
+        raise ValueError(f"{where}: a 1-D input needs offsets (the start of each bag), got None")
+    offsets = _check_indices(where, offsets)
+    if offsets.ndim != 1:
+        _checks.fail(where, "1-D offsets (B,)", offsets)
+    values = _checks.concrete(offsets)
+    if values is not None and values.size:
+        if values[0] != 0:
+            raise ValueError(f"{where}: offsets[0] has to be 0, i.e. the first bag has to start at "
+                             f"position 0, got {int(values[0])}")
+        if values[-1] > input.shape[0]:
+            raise ValueError(f"{where}: offsets[-1] ({int(values[-1])}) cannot be greater than the "
+                             f"input's length ({input.shape[0]})")
+        if include_last_offset and values[-1] != input.shape[0]:
+            # torch's kernels disagree here (float64 adds the rest to the last bag, float32
+            # sums without it but divides by its length): refuse rather than pick one
+            raise ValueError(f"{where}: with include_last_offset=True the last offset must be the "
+                             f"input's length {input.shape[0]} (CSR), got {int(values[-1])}")
+        if np.any(np.diff(values) < 0):
+            raise ValueError(f"{where}: offsets must be non-decreasing, got {values.tolist()}")
+    bags = offsets.shape[0] - 1 if include_last_offset else offsets.shape[0]
+    if bags < 1:
+        raise ValueError(f"{where}: include_last_offset=True needs at least two offsets (B + 1), got "
+                         f"{offsets.shape[0]}")
+    # position j belongs to the last bag starting at or before it (under jit, positions
+    # from a last offset short of the input's length get bag B, which the segment ops drop)
+    ids = jnp.searchsorted(offsets, jnp.arange(input.shape[0]), side="right") - 1
+    return input, ids, bags
+
+
+def _embedding_bag(where: str, input: Any, weight: Any, offsets: Any, max_norm: float | None,
+                   norm_type: float, scale_grad_by_freq: bool, mode: str, per_sample_weights: Any,
+                   include_last_offset: bool, padding_idx: int | None) -> jax.Array:
+    if mode not in _BAG_MODES:
+        raise ValueError(f"{where}: mode has to be one of 'sum', 'mean' or 'max', got {mode!r}")
+    input = _check_indices(where, input)
+    weight = jnp.asarray(weight)
+    if weight.ndim != 2:
+        _checks.fail(where, "a 2-D weight (num_embeddings, embedding_dim)", weight)
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{where}: max mode does not support scaling the gradient by the frequency")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"{where}: per_sample_weights is only supported for mode='sum' "
+                                      f"(got mode={mode!r}), as in torch")
+        per_sample_weights = jnp.asarray(per_sample_weights)
+        if per_sample_weights.shape != input.shape:
+            raise ValueError(f"{where}: expected per_sample_weights of the input's shape "
+                             f"{_checks.fmt_shape(input.shape)}, got "
+                             f"{_checks.fmt_shape(per_sample_weights.shape)}")
+    flat, ids, bags = _bag_ids(where, input, offsets, include_last_offset)
+    rows = _embedding(where, flat, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+    num = int(weight.shape[0])
+    padding_idx = _normalise_padding_idx(where, padding_idx, num)
+    keep = jnp.ones(flat.shape, bool) if padding_idx is None else flat != padding_idx
+    count = jax.ops.segment_sum(keep.astype(weight.dtype), ids, bags)
+    zero = jnp.zeros((), rows.dtype)
+    if mode == "max":
+        masked = jnp.where(keep[:, None], rows, -jnp.inf)
+        out = jax.ops.segment_max(masked, ids, bags)
+        return jnp.where(count[:, None] > 0, out, zero)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1)[:, None].astype(rows.dtype)
+    out = jax.ops.segment_sum(jnp.where(keep[:, None], rows, zero), ids, bags)
+    if mode == "mean":
+        out = out / jnp.maximum(count, 1)[:, None]
+    return out
+
+
+def embedding_bag(input: jax.Array, weight: jax.Array, offsets: jax.Array | None = None,
+                  max_norm: float | None = None, norm_type: float = 2, scale_grad_by_freq: bool = False,
+                  mode: str = "mean", sparse: bool = False, per_sample_weights: jax.Array | None = None,
+                  include_last_offset: bool = False, padding_idx: int | None = None) -> jax.Array:
+    """Sums, averages or takes the maximum of bags of embeddings, without the ``(*, D)``
+    intermediate of ``embedding`` followed by a reduction.
+
+    Args:
+        input: ``(B, N)`` ids (B bags of N ids), or 1-D ids with ``offsets``.
+        weight: ``(num_embeddings, embedding_dim)``.
+        offsets: ``(B,)`` start of each bag in a 1-D ``input`` (``offsets[0] == 0``); with
+            ``include_last_offset`` there are ``B + 1``, the last one the input's length
+            (CSR). A different last offset raises (torch's float32 and float64 kernels give
+            two different results there); under ``jit`` the ids after it belong to no bag.
+        max_norm, norm_type: as :func:`embedding`.
+        scale_grad_by_freq: divide each row's gradient by its id's count in ``input``,
+            as torch documents (and as ``embedding`` does). torch's CPU kernel divides
+            by the count of another id (it indexes the sorted ids with the number of
+            the id's group), so its gradient differs from this whenever ids repeat
+            unevenly; fnet follows the documented semantics (not for ``'max'``, which
+            torch refuses).
+        mode: ``'sum'``, ``'mean'`` or ``'max'`` (per dimension).
+        sparse: accepted for signature parity; JAX gradients are dense.
+        per_sample_weights: weights of the input's shape multiplying each embedding
+            (``mode='sum'`` only, as in torch).
+        include_last_offset: see ``offsets``.
+        padding_idx: ids equal to it are left out of their bag (not counted by
+            ``'mean'``) and their row gets no gradient. An empty bag gives zeros.
+
+    Returns:
+        ``(B, embedding_dim)``.
+
+    PyTorch equivalent: ``torch.nn.functional.embedding_bag``.
+    """
+    return _embedding_bag("embedding_bag", input, weight, offsets, max_norm, norm_type,
+                          scale_grad_by_freq, mode, per_sample_weights, include_last_offset, padding_idx)
 
 
 def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:

@@ -1,13 +1,16 @@
-"""Linear maps: ``linear`` and ``bilinear``."""
+"""Linear maps: ``linear``, ``bilinear`` and ``grouped_mm``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import _checks
 
-__all__ = ["linear", "bilinear"]
+__all__ = ["linear", "bilinear", "grouped_mm"]
 
 
 def linear(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -> jax.Array:
@@ -75,3 +78,85 @@ def _bilinear(where: str, input1, input2, weight, bias):
     if bias is not None:
         out = out + bias
     return out
+
+
+def _group_sizes(where: str, offs: Any, length: int, groups: int | None) -> jax.Array:
+    offs = jnp.asarray(offs)
+    if offs.ndim != 1 or not jnp.issubdtype(offs.dtype, jnp.integer):
+        raise TypeError(f"{where}: expected offs to be a 1-D integer array (torch: int32), got dtype "
+                        f"{offs.dtype} and shape {_checks.fmt_shape(offs.shape)}")
+    if groups is not None and offs.shape[0] != groups:
+        raise ValueError(f"{where}: expected {groups} offsets, one per group of the 3-D operand, got "
+                         f"{offs.shape[0]}")
+    if not isinstance(offs, jax.core.Tracer):
+        values = np.asarray(offs)
+        if values.size and (np.any(np.diff(values) < 0) or values[0] < 0 or values[-1] > length):
+            raise ValueError(f"{where}: offs must be non-decreasing ends of the groups within the "
+                             f"sliced dimension of size {length}, got {values.tolist()}")
+    return jnp.diff(offs.astype(jnp.int32), prepend=0)
+
+
+def grouped_mm(mat_a: jax.Array, mat_b: jax.Array, *, offs: jax.Array | None = None,
+               bias: jax.Array | None = None, out_dtype: Any = None) -> jax.Array:
+    """Matrix products of groups of jagged sizes (mixture-of-experts layers), in one call.
+
+    Four layouts, as torch's:
+
+    * ``(M, K) x (G, K, N)`` with ``offs``: rows ``[offs[g-1], offs[g])`` of ``mat_a``
+      use ``mat_b[g]`` -> ``(M, N)`` (the experts' forward pass);
+    * ``(G, M, K) x (G, K, N)``: a batched product -> ``(G, M, N)``;
+    * ``(M, K) x (K, N)`` with ``offs`` slicing ``K``: ``out[g] = a[:, K_g] @ b[K_g]`` ->
+      ``(G, M, N)`` (the experts' weight gradient);
+    * ``(G, M, K) x (K, N)`` with ``offs`` slicing ``N``: ``out[:, N_g] = a[g] @ b[:, N_g]``
+      -> ``(M, N)``.
+
+    Rows or columns past ``offs[-1]`` come out as zeros (torch's CPU kernel leaves them
+    uninitialised). The first two layouts run as ``jax.lax.ragged_dot``; the
+    ``K``-sliced one as ``G`` masked products (JAX has no gradient for a ragged
+    contraction yet).
+
+    Args:
+        mat_a, mat_b: the operands (any floating dtype; torch's CPU kernel takes float32,
+            bfloat16 and float16).
+        offs: ``(G,)`` non-decreasing integer ends of the groups of the 2-D operand.
+        bias: not supported, as in torch 2.13 (raises ``NotImplementedError``).
+        out_dtype: dtype of the result (and of the accumulation).
+
+    PyTorch equivalent: ``torch.nn.functional.grouped_mm``.
+    """
+    where = "grouped_mm"
+    if bias is not None:
+        raise NotImplementedError(f"{where}: bias is not supported (torch 2.13 raises 'Bias not "
+                                  f"supported yet' too)")
+    a, b = jnp.asarray(mat_a), jnp.asarray(mat_b)
+    _checks.check_floating(where, a, "mat_a")
+    _checks.check_floating(where, b, "mat_b")
+    if a.ndim not in (2, 3) or b.ndim not in (2, 3):
+        raise ValueError(f"{where}: expected 2-D or 3-D operands, got mat_a {_checks.fmt_shape(a.shape)} "
+                         f"and mat_b {_checks.fmt_shape(b.shape)}")
+    k_a = a.shape[-1]
+    k_b = b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(f"{where}: contraction sizes differ: mat_a {_checks.fmt_shape(a.shape)} (K={k_a}) "
+                         f"and mat_b {_checks.fmt_shape(b.shape)} (K={k_b})")
+    if a.ndim == 3 and b.ndim == 3:
+        if offs is not None:
+            raise ValueError(f"{where}: offs must be None when both operands are 3-D (the groups are dim 0)")
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(f"{where}: expected the same number of groups, got {a.shape[0]} and {b.shape[0]}")
+        return jnp.matmul(a, b, preferred_element_type=out_dtype)
+    if offs is None:
+        raise ValueError(f"{where}: offs is required when an operand is 2-D (it slices that operand)")
+    dtype = out_dtype or jnp.result_type(a, b)
+    if a.ndim == 2 and b.ndim == 3:
+        sizes = _group_sizes(where, offs, a.shape[0], b.shape[0])
+        return jax.lax.ragged_dot(a, b, sizes, preferred_element_type=dtype)
+    if a.ndim == 3:  # (G, M, K) x (K, N): N is sliced; transposed, it is the first layout
+        sizes = _group_sizes(where, offs, b.shape[1], a.shape[0])
+        out_t = jax.lax.ragged_dot(b.T, jnp.swapaxes(a, 1, 2), sizes, preferred_element_type=dtype)
+        return out_t.T
+    sizes = _group_sizes(where, offs, k_a, None)  # (M, K) x (K, N), K sliced
+    ends = jnp.cumsum(sizes)
+    k = jnp.arange(k_a)
+    masks = (k[None, :] >= (ends - sizes)[:, None]) & (k[None, :] < ends[:, None])  # (G, K)
+    return jnp.einsum("mk,gk,kn->gmn", a, masks.astype(a.dtype), b, preferred_element_type=dtype)

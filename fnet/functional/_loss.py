@@ -35,6 +35,7 @@ __all__ = [
     "cosine_embedding_loss", "margin_ranking_loss",
     "poisson_nll_loss", "gaussian_nll_loss", "soft_margin_loss", "hinge_embedding_loss",
     "multilabel_soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
+    "multilabel_margin_loss", "triplet_margin_with_distance_loss",
 ]
 
 Array = jax.Array
@@ -936,6 +937,100 @@ def multi_margin_loss(input: Array, target: Array, p: int = 1, margin: float = 1
     """
     return _multi_margin_loss("multi_margin_loss", input, target, p, margin, weight,
                               _legacy(size_average, reduce, reduction))
+
+
+def _multilabel_margin_loss(where: str, input: Any, target: Any, reduction: str) -> Array:
+    reduction = _check_reduction(where, reduction)
+    input = _float(where, input)
+    target = jnp.asarray(target)
+    if not jnp.issubdtype(target.dtype, jnp.integer):
+        raise TypeError(f"{where}: expected integer class indices as target (padded with -1), got "
+                        f"dtype {target.dtype}")
+    if input.ndim > 2 or target.shape != input.shape:
+        raise ValueError(f"{where}: expected input of shape (C,) or (N, C) and a target of the same "
+                         f"shape, got input {fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
+    x = input.reshape(-1, input.shape[-1] if input.ndim else 1)
+    t = target.reshape(x.shape).astype(jnp.int32)
+    n_classes = x.shape[1]
+    values = concrete(t)
+    if values is not None and values.size and (values.min() < -1 or values.max() >= n_classes):
+        bad = values[(values < -1) | (values >= n_classes)].flat[0]
+        raise _OutOfBoundsError(f"{where}: target {bad} is out of range: class indices must be in "
+                                f"[0, {n_classes}), padded with -1 after the last one")
+    # torch reads each row's targets up to the first -1
+    valid = jnp.cumprod((t >= 0).astype(jnp.int32), axis=1).astype(bool)  # (N, C) slots
+    safe = jnp.where(valid, t, 0)
+    is_target = jnp.any(jax.nn.one_hot(safe, n_classes, dtype=bool) & valid[:, :, None], axis=1)
+    x_target = jnp.take_along_axis(x, safe, axis=1)  # (N, slots)
+    z = 1 - x_target[:, :, None] + x[:, None, :]  # (N, slots, C)
+    keep = valid[:, :, None] & ~is_target[:, None, :] & (z > 0)
+    loss = jnp.sum(jnp.where(keep, z, jnp.zeros((), z.dtype)), axis=(1, 2)) / n_classes
+    if reduction == "none":
+        return loss.reshape(input.shape[:-1] if input.ndim else ())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Array, target: Array, size_average: bool | None = None,
+                           reduce: bool | None = None, reduction: str = "mean") -> Array:
+    """Multi-label hinge loss: ``sum_{j in targets} sum_{i not in targets} max(0, 1 - (x[j] - x[i])) / C``.
+
+    Args:
+        input: scores ``(C,)`` or ``(N, C)``.
+        target: integer class indices of the input's shape; each row lists its target
+            classes first and is padded with -1 (torch reads up to the first -1).
+        reduction: ``'none'`` gives ``(N,)`` (``()`` for a 1-D input).
+
+    Raises:
+        ValueError: an index outside ``[-1, C)``, when ``target`` is concrete.
+
+    PyTorch equivalent: ``torch.nn.functional.multilabel_margin_loss``.
+    """
+    return _multilabel_margin_loss("multilabel_margin_loss", input, target,
+                                   _legacy(size_average, reduce, reduction))
+
+
+def _triplet_margin_with_distance_loss(where: str, anchor: Any, positive: Any, negative: Any,
+                                       distance_function: Any, margin: float, swap: bool,
+                                       reduction: str) -> Array:
+    reduction = _check_reduction(where, reduction)
+    if margin <= 0:
+        raise ValueError(f"{where}: margin must be greater than 0, got {margin}")
+    anchor, positive, negative = jnp.asarray(anchor), jnp.asarray(positive), jnp.asarray(negative)
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ValueError(f"{where}: the anchor, positive and negative arrays are expected to have the "
+                         f"same number of dimensions, got anchor {anchor.ndim}D, positive "
+                         f"{positive.ndim}D and negative {negative.ndim}D inputs")
+    if distance_function is None:
+        from ._distance import _pairwise_distance
+
+        def distance_function(a, b):
+            return _pairwise_distance(where, a, b)
+    dist_pos = distance_function(anchor, positive)
+    dist_neg = distance_function(anchor, negative)
+    if swap:
+        dist_neg = jnp.minimum(dist_neg, distance_function(positive, negative))
+    loss = _clamp_min(margin + dist_pos - dist_neg, 0.0)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Array, positive: Array, negative: Array, *,
+                                      distance_function: Any = None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Array:
+    """``max(0, d(a, p) - d(a, n) + margin)`` with any distance function ``d``.
+
+    Args:
+        anchor, positive, negative: arrays with the same number of dimensions that
+            ``distance_function`` accepts.
+        distance_function: ``(x1, x2) -> distances``, a JAX function (default
+            :func:`pairwise_distance`, the Euclidean distance).
+        margin: must be positive.
+        swap: use ``min(d(a, n), d(p, n))`` as the negative distance.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    PyTorch equivalent: ``torch.nn.functional.triplet_margin_with_distance_loss``.
+    """
+    return _triplet_margin_with_distance_loss("triplet_margin_with_distance_loss", anchor, positive,
+                                              negative, distance_function, margin, swap, reduction)
 
 
 # -- likelihood losses ---------------------------------------------------------------------

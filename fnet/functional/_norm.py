@@ -14,11 +14,13 @@ fnet is pure: the twins return the output only, exactly as torch does, and the
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .. import _checks
@@ -34,21 +36,32 @@ def _compute_dtype(x: jax.Array):
     return jnp.float32 if x.dtype in _LOW_PRECISION else x.dtype
 
 
-def _centered_moments(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _centered_moments(x: jax.Array, axes: tuple[int, ...], axis_name: Any = None
+                      ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(x - mean, mean, biased variance)`` over ``axes`` (keepdims), accurately.
 
     The shift is one element of each slice under ``stop_gradient``: ``x - shift`` is
-    exact for values of similar magnitude, so the sums see only the deviations.
+    exact for values of similar magnitude, so the sums see only the deviations. With
+    ``axis_name`` (inside ``shard_map``/``pmap``) the statistics cover every device's
+    slice of the batch along that mesh axis (the shift is their mean, one for all).
     """
     if axes and all(x.shape[a] > 0 for a in axes):
         first = tuple(slice(0, 1) if a in axes else slice(None) for a in range(x.ndim))
         shift = lax.stop_gradient(x[first])
+        if axis_name is not None:
+            shift = lax.stop_gradient(lax.pmean(shift, axis_name))
     else:
         shift = jnp.zeros((), x.dtype)
     shifted = x - shift
-    mean_shifted = jnp.mean(shifted, axis=axes, keepdims=True)
+    if axis_name is None:
+        mean_shifted = jnp.mean(shifted, axis=axes, keepdims=True)
+        centered = shifted - mean_shifted
+        var = jnp.mean(centered * centered, axis=axes, keepdims=True)
+        return centered, shift + mean_shifted, var
+    count = lax.psum(math.prod(x.shape[a] for a in axes), axis_name)
+    mean_shifted = lax.psum(jnp.sum(shifted, axis=axes, keepdims=True), axis_name) / count
     centered = shifted - mean_shifted
-    var = jnp.mean(centered * centered, axis=axes, keepdims=True)
+    var = lax.psum(jnp.sum(centered * centered, axis=axes, keepdims=True), axis_name) / count
     return centered, shift + mean_shifted, var
 
 
@@ -120,6 +133,14 @@ def batch_norm_with_stats(input: jax.Array, running_mean: jax.Array | None,
     PyTorch equivalent: ``torch.nn.functional.batch_norm`` plus the values it writes into
     ``running_mean``/``running_var`` in place.
     """
+    return _batch_norm_with_stats(input, running_mean, running_var, weight, bias, training, momentum,
+                                  eps, None)
+
+
+def _batch_norm_with_stats(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                           axis_name: Any):
+    """:func:`batch_norm_with_stats`; with ``axis_name`` the batch statistics cover the
+    whole batch split along that mesh axis (``nn.SyncBatchNorm`` inside ``shard_map``)."""
     caller = "batch_norm"
     _checks.check_floating(caller, input)
     shape = _checks.shape_of(input)
@@ -129,19 +150,23 @@ def batch_norm_with_stats(input: jax.Array, running_mean: jax.Array | None,
     for name, v in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         _check_vector(caller, name, v, channels)
+    devices = 1 if axis_name is None else lax.psum(1, axis_name)
     if training:
-        _verify_batch_size(caller, shape)
+        _verify_batch_size(caller, (shape[0] * devices,) + tuple(shape[1:]))
     _check_eps(caller, eps, bool(training))
     cshape = _channel_shape(len(shape))
     x = input.astype(_compute_dtype(input))
     if training:
         axes = (0,) + tuple(range(2, len(shape)))
-        centered, mean, var = _centered_moments(x, axes)
+        centered, mean, var = _centered_moments(x, axes, axis_name)
         y = centered * lax.rsqrt(var + eps)
-        n = shape[0] * math.prod(shape[2:])
-        new_mean = _update_running(running_mean, jnp.reshape(mean, (channels,)), momentum)
-        new_var = _update_running(running_var, jnp.reshape(var, (channels,)) * (n / max(n - 1, 1)),
-                                  momentum)
+        n = shape[0] * math.prod(shape[2:]) * devices
+        if n == 0:  # an empty batch: torch returns the empty output and leaves the statistics
+            new_mean, new_var = running_mean, running_var
+        else:
+            new_mean = _update_running(running_mean, jnp.reshape(mean, (channels,)), momentum)
+            new_var = _update_running(running_var, jnp.reshape(var, (channels,)) * (n / max(n - 1, 1)),
+                                      momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{caller}: running_mean and running_var must be given when "
@@ -385,7 +410,8 @@ def group_norm(input: jax.Array, num_groups: int, weight: jax.Array | None = Non
     for name, v in (("weight", weight), ("bias", bias)):
         _check_vector(caller, name, v, channels)
     x = input.astype(_compute_dtype(input))
-    grouped = jnp.reshape(x, (n, num_groups, -1))  # (N, G, C/G * prod(spatial))
+    # (N, G, C/G * prod(spatial)), sizes spelt out: -1 cannot be inferred for an empty batch
+    grouped = jnp.reshape(x, (n, num_groups, channels // num_groups * math.prod(shape[2:])))
     centered, _, var = _centered_moments(grouped, (2,))
     y = jnp.reshape(centered * lax.rsqrt(var + eps), shape)
     return _affine(y, weight, bias, _channel_shape(len(shape))).astype(input.dtype)
@@ -426,6 +452,53 @@ def local_response_norm(input: jax.Array, size: int, alpha: float = 0.0001, beta
     summed = lax.reduce_window(x * x, 0.0, lax.add, window, (1,) * ndim, padding)
     div = (summed / size * alpha + k) ** beta
     return (x / div).astype(input.dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _cross_map_lrn2d(x: jax.Array, size: int, alpha: float, beta: float, k: float) -> jax.Array:
+    """torch's legacy ``CrossMapLRN2d`` function (``torch/nn/_functions.py``), exactly.
+
+    Its forward keeps channel 0 in every window beyond the first ``pre_pad`` channels
+    (its running-sum update never subtracts it), and its hand-written backward is not the
+    derivative of that forward (it sums over channels ``[c - ipp, c + size - 1 - ipp]``).
+    Both are reproduced, so outputs and gradients are torch's.
+    """
+    return _cross_map_lrn2d_fwd(x, size, alpha, beta, k)[0]
+
+
+def _cross_map_lrn2d_scale(x: jax.Array, size: int, alpha: float, k: float) -> jax.Array:
+    channels = x.shape[1]
+    pre_pad = int((size - 1) / 2 + 1)
+    sq = x * x
+    prefix = jnp.concatenate([jnp.zeros_like(sq[:, :1]), jnp.cumsum(sq, axis=1)], axis=1)
+    c = np.arange(channels)
+    total = prefix[:, np.minimum(c + pre_pad, channels)]
+    # channels 1 .. c - pre_pad have left the window (channel 0 never does), for c > pre_pad
+    start = np.where(c > pre_pad, c - pre_pad + 1, 1)
+    total = total - (prefix[:, start] - prefix[:, 1:2])
+    return total * (alpha / size) + k
+
+
+def _cross_map_lrn2d_fwd(x, size, alpha, beta, k):
+    scale = _cross_map_lrn2d_scale(x, size, alpha, k)
+    out = x * scale ** -beta
+    return out, (x, out, scale)
+
+
+def _cross_map_lrn2d_bwd(size, alpha, beta, k, res, g):
+    x, out, scale = res
+    channels = x.shape[1]
+    ipp = int(size - (size - 1) / 2)
+    ratio = g * out / scale
+    prefix = jnp.concatenate([jnp.zeros_like(ratio[:, :1]), jnp.cumsum(ratio, axis=1)], axis=1)
+    c = np.arange(channels)
+    lo = np.clip(c - ipp, 0, channels)
+    hi = np.clip(c + size - ipp, 0, channels)
+    accum = prefix[:, hi] - prefix[:, lo]
+    return (scale ** -beta * g - (2 * alpha * beta / size) * x * accum,)
+
+
+_cross_map_lrn2d.defvjp(_cross_map_lrn2d_fwd, _cross_map_lrn2d_bwd)
 
 
 def _vector_norm(x: jax.Array, p: float, axis: Any) -> jax.Array:

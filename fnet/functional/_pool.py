@@ -1,5 +1,5 @@
 """Pooling: ``max_pool1d/2d/3d``, ``avg_pool1d/2d/3d``, ``adaptive_avg_pool1d/2d/3d``,
-``adaptive_max_pool1d/2d/3d``.
+``adaptive_max_pool1d/2d/3d``, their ``*_with_indices`` forms and ``lp_pool1d/2d/3d``.
 
 Inputs are ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``, as in torch.
 
@@ -25,11 +25,16 @@ import numpy as np
 from jax import lax
 
 from .. import _checks
+from ._activation import relu
 from ._conv import _LAYOUT, _UNBATCHED, _ntuple
+from ._loss import _abs
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
-           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d"]
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
 def _index_dtype():
@@ -462,3 +467,116 @@ for _nd in (1, 2, 3):
         kind="max", extra=_ADAPTIVE_IDX, ret=", or ``(output, indices)``", **_fmt)
     globals()[f"adaptive_avg_pool{_nd}d"].__doc__ = _ADAPTIVE_DOC.format(
         kind="avg", extra="", ret="", **_fmt)
+
+
+# ---------------------------------------------------------------------------------------
+# *_with_indices: torch's names for the forms that always return (output, indices)
+# ---------------------------------------------------------------------------------------
+
+_WITH_INDICES_DOC = """{name}(input, ...) that always returns ``(output, indices)``.
+
+    ``return_indices`` is accepted and ignored, as in torch.
+
+    PyTorch equivalent: ``torch.nn.functional.{name}_with_indices``.
+    """
+
+
+def max_pool1d_with_indices(input: jax.Array, kernel_size: int | Sequence[int], stride: Any = None,
+                            padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                            ceil_mode: bool = False, return_indices: bool = False):
+    return _max_pool_nd(input, kernel_size, stride, padding, dilation, ceil_mode, True, 1,
+                        "max_pool1d_with_indices")
+
+
+def max_pool2d_with_indices(input: jax.Array, kernel_size: int | Sequence[int], stride: Any = None,
+                            padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                            ceil_mode: bool = False, return_indices: bool = False):
+    return _max_pool_nd(input, kernel_size, stride, padding, dilation, ceil_mode, True, 2,
+                        "max_pool2d_with_indices")
+
+
+def max_pool3d_with_indices(input: jax.Array, kernel_size: int | Sequence[int], stride: Any = None,
+                            padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                            ceil_mode: bool = False, return_indices: bool = False):
+    return _max_pool_nd(input, kernel_size, stride, padding, dilation, ceil_mode, True, 3,
+                        "max_pool3d_with_indices")
+
+
+def adaptive_max_pool1d_with_indices(input: jax.Array, output_size: Any, return_indices: bool = False):
+    return _adaptive_max_nd(input, output_size, True, 1, "adaptive_max_pool1d_with_indices")
+
+
+def adaptive_max_pool2d_with_indices(input: jax.Array, output_size: Any, return_indices: bool = False):
+    return _adaptive_max_nd(input, output_size, True, 2, "adaptive_max_pool2d_with_indices")
+
+
+def adaptive_max_pool3d_with_indices(input: jax.Array, output_size: Any, return_indices: bool = False):
+    return _adaptive_max_nd(input, output_size, True, 3, "adaptive_max_pool3d_with_indices")
+
+
+for _name in ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d",
+              "adaptive_max_pool2d", "adaptive_max_pool3d"):
+    globals()[f"{_name}_with_indices"].__doc__ = _WITH_INDICES_DOC.format(name=_name)
+
+
+# ---------------------------------------------------------------------------------------
+# power-average pooling
+# ---------------------------------------------------------------------------------------
+
+def _lp_pool_nd(input, norm_type, kernel_size, stride, ceil_mode, nd: int, where: str):
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)):
+        raise TypeError(f"{where}: expected norm_type to be a number, got {norm_type!r}")
+    if norm_type == math.inf:
+        return _max_pool_nd(_abs(jnp.asarray(input)),
+                            kernel_size, stride, 0, 1, ceil_mode, False, nd, where)
+    if norm_type == -math.inf:
+        return -_max_pool_nd(-_abs(jnp.asarray(input)), kernel_size, stride, 0, 1, ceil_mode, False,
+                             nd, where)
+    _checks.check_floating(where, input)
+    x = jnp.asarray(input)
+    out = _avg_pool_nd(x ** norm_type, kernel_size, stride, 0, ceil_mode, True, None, nd, where)
+    window = math.prod(_ntuple(where, "kernel_size", kernel_size, nd, minimum=1))
+    # torch: sign(out) * relu(|out|) * prod(kernel), then ** (1 / p) (gradients included)
+    return (jnp.sign(out) * relu(_abs(out)) * window) ** (1.0 / norm_type)
+
+
+_LP_DOC = """{nd}-D power-average pooling: ``(sum over the window of x ** p) ** (1 / p)``.
+
+    Computed as torch does: ``avg_pool{nd}d(x ** p) * window size``, negative window sums
+    clamped to 0 by ``sign(s) * relu(|s|)`` before the root. ``p = inf`` is max pooling
+    of ``|x|`` (``-inf``: minus max pooling of ``-|x|``), as in torch.
+
+    Args:
+        input: ``{layout}`` or unbatched ``{unbatched}``.
+        norm_type: ``p``.
+        kernel_size: window size ({kernel}).
+        stride: window stride (default ``kernel_size``).
+        ceil_mode: round the output size up (torch's rule for the last window).
+
+    Returns:
+        ``(N, C, *out)``. A window whose sum of powers is 0 has a non-finite gradient
+        for ``p > 1`` (``0 ** (1/p - 1)``), exactly as in torch.
+
+    PyTorch equivalent: ``torch.nn.functional.lp_pool{nd}d``.
+    """
+
+
+def lp_pool1d(input: jax.Array, norm_type: float, kernel_size: int, stride: Any = None,
+              ceil_mode: bool = False) -> jax.Array:
+    return _lp_pool_nd(input, norm_type, kernel_size, stride, ceil_mode, 1, "lp_pool1d")
+
+
+def lp_pool2d(input: jax.Array, norm_type: float, kernel_size: int | Sequence[int], stride: Any = None,
+              ceil_mode: bool = False) -> jax.Array:
+    return _lp_pool_nd(input, norm_type, kernel_size, stride, ceil_mode, 2, "lp_pool2d")
+
+
+def lp_pool3d(input: jax.Array, norm_type: float, kernel_size: int | Sequence[int], stride: Any = None,
+              ceil_mode: bool = False) -> jax.Array:
+    return _lp_pool_nd(input, norm_type, kernel_size, stride, ceil_mode, 3, "lp_pool3d")
+
+
+for _nd in (1, 2, 3):
+    globals()[f"lp_pool{_nd}d"].__doc__ = _LP_DOC.format(
+        nd=_nd, layout=_LAYOUT[_nd], unbatched=_UNBATCHED[_nd],
+        kernel="an int" if _nd == 1 else f"int or {_nd}-tuple")

@@ -1,4 +1,6 @@
-"""Resampling (torch.nn.functional twins): ``interpolate``, ``pixel_shuffle``, ``pixel_unshuffle``.
+"""Resampling (torch.nn.functional twins): ``interpolate`` (and torch's deprecated
+``upsample``, ``upsample_nearest``, ``upsample_bilinear``), ``pixel_shuffle``,
+``pixel_unshuffle``, ``channel_shuffle``.
 
 ``interpolate`` is separable: one gather (nearest) or a few weighted gathers (linear,
 cubic) per spatial dimension, innermost dimension first, which is the order in which
@@ -12,6 +14,7 @@ transposed gathers (scatter-adds), as torch's backward.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Sequence
 
 import jax
@@ -20,7 +23,8 @@ import numpy as np
 
 from .. import _checks
 
-__all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle"]
+__all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
+           "upsample", "upsample_nearest", "upsample_bilinear"]
 
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 _RANK_OF_MODE = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
@@ -322,3 +326,73 @@ def pixel_unshuffle(input: jax.Array, downscale_factor: int) -> jax.Array:
     PyTorch equivalent: ``torch.nn.functional.pixel_unshuffle``.
     """
     return _pixel_unshuffle("pixel_unshuffle", input, downscale_factor)
+
+
+def channel_shuffle(input: jax.Array, groups: int) -> jax.Array:
+    """Interleaves the channel groups: ``(N, C, *)`` viewed as ``(N, g, C / g, *)``, the
+    two channel axes swapped, and flattened back (ShuffleNet's shuffle).
+
+    Args:
+        input: ``(N, C, *)`` with at least 3 dimensions and ``C`` divisible by ``groups``.
+        groups: number of groups (positive).
+
+    PyTorch equivalent: ``torch.nn.functional.channel_shuffle``.
+    """
+    return _channel_shuffle("channel_shuffle", input, groups)
+
+
+def native_channel_shuffle(input: jax.Array, groups: int) -> jax.Array:
+    """The same as :func:`channel_shuffle` (torch's name for its native kernel).
+
+    PyTorch equivalent: ``torch.nn.functional.native_channel_shuffle``.
+    """
+    return _channel_shuffle("native_channel_shuffle", input, groups)
+
+
+def _channel_shuffle(where: str, input: Any, groups: int) -> jax.Array:
+    x = jnp.asarray(input)
+    if not _is_int(groups) or groups <= 0:
+        raise ValueError(f"{where}: number of groups to divide channels in must be a positive "
+                         f"integer, got groups={groups!r}")
+    if x.ndim <= 2:
+        _checks.fail(where, "an input with more than 2 dimensions (N, C, *)", x)
+    n, c, *rest = x.shape
+    if c % groups:
+        raise ValueError(f"{where}: number of channels must be divisible by groups, got {c} "
+                         f"channels and {groups} groups (input shape {_checks.fmt_shape(x.shape)})")
+    return jnp.swapaxes(x.reshape(n, groups, c // groups, *rest), 1, 2).reshape(x.shape)
+
+
+def upsample(input: jax.Array, size: int | Sequence[int] | None = None,
+             scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+             align_corners: bool | None = None) -> jax.Array:
+    """Deprecated alias of :func:`interpolate` (torch warns and so does fnet).
+
+    PyTorch equivalent: ``torch.nn.functional.upsample``.
+    """
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return _interpolate("upsample", input, size, scale_factor, mode, align_corners, None, False)
+
+
+def upsample_nearest(input: jax.Array, size: int | Sequence[int] | None = None,
+                     scale_factor: float | Sequence[float] | None = None) -> jax.Array:
+    """Deprecated: ``interpolate(input, size, scale_factor, mode='nearest')``.
+
+    PyTorch equivalent: ``torch.nn.functional.upsample_nearest``.
+    """
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return _interpolate("upsample_nearest", input, size, scale_factor, "nearest", None, None, False)
+
+
+def upsample_bilinear(input: jax.Array, size: int | Sequence[int] | None = None,
+                      scale_factor: float | Sequence[float] | None = None) -> jax.Array:
+    """Deprecated: ``interpolate(input, size, scale_factor, mode='bilinear', align_corners=True)``
+    (note ``align_corners=True``, as torch's alias).
+
+    PyTorch equivalent: ``torch.nn.functional.upsample_bilinear``.
+    """
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return _interpolate("upsample_bilinear", input, size, scale_factor, "bilinear", True, None, False)

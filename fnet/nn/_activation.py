@@ -25,7 +25,7 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid",
     "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign", "LogSigmoid",
     "Softmax", "LogSoftmax", "Softmin", "PReLU", "GLU", "Threshold", "Tanhshrink",
-    "Softshrink", "Hardshrink",
+    "Softshrink", "Hardshrink", "RReLU", "Softmax2d",
 ]
 
 
@@ -177,6 +177,45 @@ class LeakyReLU(_Elementwise):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}{_inplace_repr(self.inplace, ', ')}"
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: in training each ``x <= 0`` gets a slope drawn from
+    ``U(lower, upper)``; in evaluation the slope is ``(lower + upper) / 2``.
+
+    Args:
+        lower: lower bound of the slope (default 1/8).
+        upper: upper bound of the slope (default 1/3).
+        inplace: accepted for signature parity; arrays are immutable.
+
+    Training draws from ``ctx.next_key()``: ``model.apply(params, state, x, train=True,
+    key=key)``. A direct call ``nn.RReLU()(x)`` is refused because torch's module would
+    be in train mode; use ``F.rrelu(x, training=True, key=key)``.
+
+    PyTorch equivalent: ``torch.nn.RReLU``.
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        if lower > upper:
+            raise ValueError(f"RReLU: lower bound must be less than or equal to the upper bound, "
+                             f"got lower={lower}, upper={upper}")
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
+        key = ctx.next_key() if ctx.train else None
+        return _impl._rrelu(input, self.lower, self.upper, ctx.train, key, ctx.where(self))
+
+    def _no_direct_call(self) -> str | None:
+        return ("a torch module starts in train mode, so a direct call would be ambiguous (torch "
+                "draws random slopes, an fnet direct call runs in eval mode). Use "
+                f"F.rrelu(x, {self.lower}, {self.upper}, training=True, key=key) for random slopes "
+                "(or training=False for the mean slope)")
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}{_inplace_repr(self.inplace, ', ')}"
 
 
 class _AlphaUnit(_Elementwise):
@@ -481,6 +520,20 @@ class Softmin(_SoftmaxFamily):
     """
 
     _kind = "softmin"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every spatial location (dim -3).
+
+    Shape: input ``(N, C, H, W)`` or ``(C, H, W)``; output the same.
+
+    PyTorch equivalent: ``torch.nn.Softmax2d``.
+    """
+
+    def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
+        where = ctx.where(self)
+        _checks.check_ndim(where, input, (3, 4), "a 3-D (C, H, W) or 4-D (N, C, H, W) input")
+        return _impl._softmax_family("softmax", input, -3, 4, None, where)
 
 
 class PReLU(Module):

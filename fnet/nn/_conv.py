@@ -153,10 +153,10 @@ class _Conv(_ConvNd):
                      self.dilation, self.groups)
 
 
-def _call(where: str, fn, *args):
+def _call(where: str, fn, *args, **kwargs):
     """Runs a functional op, re-raising its errors under the layer's name."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except (ValueError, TypeError) as err:
         message = str(err)
         prefix = fn.__name__ + ": "

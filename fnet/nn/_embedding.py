@@ -13,7 +13,29 @@ from ..io import to_numpy
 from ..functional import _embedding as _femb
 from ._module import Context, Module
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
+
+
+def _given_table(owner: str, weight: Any, num_embeddings: int, embedding_dim: int) -> Any:
+    """torch's ``_weight``: None, or a table of the layer's shape (as numpy)."""
+    if weight is None:
+        return None
+    weight = to_numpy(weight)
+    if weight.shape != (num_embeddings, embedding_dim):
+        raise ValueError(f"{owner}: shape of weight does not match num_embeddings and embedding_dim: "
+                         f"expected ({num_embeddings}, {embedding_dim}), got "
+                         f"{_checks.fmt_shape(weight.shape)}")
+    return weight
+
+
+def _init_table(key: jax.Array, layer: Module) -> jax.Array:
+    """``_weight`` when given, else torch's ``N(0, 1)`` with the padding row zeroed."""
+    if layer._weight is not None:
+        return jnp.asarray(layer._weight, dtype=layer.dtype)
+    weight = init_.normal_(key, (layer.num_embeddings, layer.embedding_dim), dtype=layer.dtype or "float32")
+    if layer.padding_idx is not None:
+        weight = weight.at[layer.padding_idx].set(0)
+    return weight
 
 
 class Embedding(Module):
@@ -61,13 +83,7 @@ class Embedding(Module):
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
-        if _weight is not None:
-            _weight = to_numpy(_weight)
-            if _weight.shape != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(f"Embedding: shape of weight does not match num_embeddings and "
-                                 f"embedding_dim: expected ({self.num_embeddings}, "
-                                 f"{self.embedding_dim}), got {_checks.fmt_shape(_weight.shape)}")
-        self._weight = _weight
+        self._weight = _given_table("Embedding", _weight, self.num_embeddings, self.embedding_dim)
         self._freeze = bool(_freeze)
         self.dtype = dtype
 
@@ -99,12 +115,7 @@ class Embedding(Module):
                    scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
 
     def reset_parameters(self, key: jax.Array) -> tuple[dict, dict]:
-        if self._weight is not None:
-            return {"weight": jnp.asarray(self._weight, dtype=self.dtype)}, {}
-        weight = init_.normal_(key, (self.num_embeddings, self.embedding_dim), dtype=self.dtype or "float32")
-        if self.padding_idx is not None:
-            weight = weight.at[self.padding_idx].set(0)
-        return {"weight": weight}, {}
+        return {"weight": _init_table(key, self)}, {}
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
         weight = ctx.params["weight"]
@@ -125,4 +136,66 @@ class Embedding(Module):
             s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
         if self.sparse is not False:
             s += ", sparse=True"
+        return s
+
+
+class EmbeddingBag(Module):
+    """Sums, averages or max-pools bags of embeddings (see ``F.embedding_bag``).
+
+    Args:
+        num_embeddings, embedding_dim, max_norm, norm_type, scale_grad_by_freq, sparse,
+            padding_idx, device, dtype: as :class:`Embedding`.
+        mode: ``'sum'``, ``'mean'`` (default) or ``'max'``.
+        _weight: initial table (torch's private argument).
+        include_last_offset: ``offsets`` has ``B + 1`` entries, the last the end of the
+            last bag.
+
+    ``forward(ctx, input, offsets=None, per_sample_weights=None)``: ``input`` ``(B, N)``,
+    or 1-D with ``offsets`` ``(B,)``; output ``(B, embedding_dim)``.
+
+    Parameters: ``weight (num_embeddings, embedding_dim)`` from ``N(0, 1)``, the
+    ``padding_idx`` row zeroed, as torch.
+
+    PyTorch equivalent: ``torch.nn.EmbeddingBag``.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: float | None = None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
+                 sparse: bool = False, _weight: Any = None, include_last_offset: bool = False,
+                 padding_idx: int | None = None, device: Any = None, dtype: Any = None):
+        super().__init__()
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        if mode not in _femb._BAG_MODES:
+            raise ValueError(f"EmbeddingBag: mode has to be one of 'sum', 'mean' or 'max', got {mode!r}")
+        self.mode = mode
+        self.sparse = sparse
+        self.padding_idx = _femb._normalise_padding_idx("EmbeddingBag", padding_idx, self.num_embeddings)
+        self._weight = _given_table("EmbeddingBag", _weight, self.num_embeddings, self.embedding_dim)
+        self.include_last_offset = include_last_offset
+        self.dtype = dtype
+
+    def reset_parameters(self, key: jax.Array) -> tuple[dict, dict]:
+        return {"weight": _init_table(key, self)}, {}
+
+    def forward(self, ctx: Context, input: jax.Array, offsets: jax.Array | None = None,
+                per_sample_weights: jax.Array | None = None) -> jax.Array:
+        return _femb._embedding_bag(ctx.where(self), input, ctx.params["weight"], offsets, self.max_norm,
+                                    self.norm_type, self.scale_grad_by_freq, self.mode,
+                                    per_sample_weights, self.include_last_offset, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
         return s

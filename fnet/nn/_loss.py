@@ -25,14 +25,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..functional import _ctc, _linear_cross_entropy
 from ..functional import _loss as L
+from ._distance import PairwiseDistance
+from ._linear import Linear
 from ._module import Context, Module
 
 __all__ = [
     "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss",
     "PoissonNLLLoss", "GaussianNLLLoss", "SoftMarginLoss", "HingeEmbeddingLoss",
-    "MultiLabelSoftMarginLoss", "TripletMarginLoss", "MultiMarginLoss",
+    "MultiLabelSoftMarginLoss", "TripletMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
+    "TripletMarginWithDistanceLoss", "CTCLoss", "LinearCrossEntropyLoss",
 ]
 
 Array = jax.Array
@@ -409,3 +413,144 @@ class MultiMarginLoss(_WeightedLoss):
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
         return L._multi_margin_loss(ctx.where(self), input, target, self.p, self.margin,
                                     ctx.state.get("weight"), self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss over target classes listed per row, padded with -1 (see
+    ``F.multilabel_margin_loss``).
+
+    PyTorch equivalent: ``torch.nn.MultiLabelMarginLoss``.
+    """
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+
+    def forward(self, ctx: Context, input: Array, target: Array) -> Array:
+        return L._multilabel_margin_loss(ctx.where(self), input, target, self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """Triplet loss with any distance function (see ``F.triplet_margin_with_distance_loss``).
+
+    Args:
+        distance_function: ``(x1, x2) -> distances``: a JAX function or an fnet module
+            (default: ``nn.PairwiseDistance()``, a child as in torch). It is part of the
+            configuration, so a module built with a lambda is equal only to itself.
+        margin: must be positive.
+        swap: use the distance swap of Balntas et al.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    PyTorch equivalent: ``torch.nn.TripletMarginWithDistanceLoss``.
+    """
+
+    def __init__(self, *, distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} instead")
+        # torch keeps a PairwiseDistance() child by default (it shows in repr)
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin = margin
+        self.swap = swap
+
+    def forward(self, ctx: Context, anchor: Array, positive: Array, negative: Array) -> Array:
+        distance = self.distance_function
+        if isinstance(distance, Module):  # a child module (an nn.PairwiseDistance, ...) runs through ctx
+            def distance(a, b, module=distance):
+                return module(ctx, a, b)
+        return L._triplet_margin_with_distance_loss(ctx.where(self), anchor, positive, negative,
+                                                    distance, self.margin, self.swap, self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification loss (see ``F.ctc_loss``, including the
+    gradient torch reports for ``log_probs``).
+
+    Args:
+        blank: the blank class (default 0).
+        reduction: ``'none'`` | ``'mean'`` (per-sample loss over target length, then the
+            batch mean) | ``'sum'``.
+        zero_infinity: impossible alignments give loss 0 and gradient 0.
+
+    ``forward(ctx, log_probs, targets, input_lengths, target_lengths)``: ``log_probs``
+    ``(T, N, C)`` or ``(T, C)``; ``targets`` ``(N, S)`` or concatenated.
+
+    PyTorch equivalent: ``torch.nn.CTCLoss``.
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction=reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, ctx: Context, log_probs: Array, targets: Array, input_lengths: Any,
+                target_lengths: Any) -> Array:
+        return _ctc._ctc_loss(ctx.where(self), log_probs, targets, input_lengths, target_lengths,
+                              self.blank, self.reduction, self.zero_infinity)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """A ``Linear(in_features, num_classes)`` projection and cross entropy, fused so the
+    logits are never materialised (see ``F.linear_cross_entropy``).
+
+    Args:
+        in_features: size of each input row.
+        num_classes: ``C``.
+        out_features: ``(d_1, ..., d_K)`` for a K-dimensional loss (default ``()``).
+        bias: learn a bias of the projection (default False, as torch).
+        device: accepted for signature parity; dtype: parameter dtype.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+        weight: per-class weights ``(C,)`` (buffer ``weight``).
+        ignore_index: ignored class index (``None``: -100 for index targets).
+        label_smoothing: in ``[0, 1]``.
+        options: torch's ``LinearCrossEntropyOptions``; accepted and ignored (fnet always
+            chunks over the vocabulary).
+        chunk_size: fnet only: vocabulary entries per chunk.
+
+    Parameters: ``linear.weight (C * prod(out_features), in_features)`` and
+    ``linear.bias``, stored flat as torch stores them.
+
+    PyTorch equivalent: ``torch.nn.LinearCrossEntropyLoss``.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, *, out_features: tuple[int, ...] = (),
+                 bias: bool = False, device: Any = None, dtype: Any = None, reduction: str = "mean",
+                 weight: Any = None, ignore_index: int | None = None, label_smoothing: float = 0.0,
+                 options: Any = None, chunk_size: int | None = None):
+        weight_array = _to_numpy(weight)
+        if weight_array is not None and weight_array.shape != (num_classes,):
+            raise ValueError(f"LinearCrossEntropyLoss: expected weight shape to be ({num_classes},), got "
+                             f"{tuple(weight_array.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise ValueError(f"LinearCrossEntropyLoss: expected label_smoothing to be in range [0, 1], "
+                             f"got {label_smoothing}")
+        super().__init__(weight, None, None, reduction)
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.linear = Linear(in_features, int(np.prod(self.out_features, dtype=np.int64)) * num_classes,
+                             bias=bias, device=device, dtype=dtype)
+        self.options = options
+        self.chunk_size = chunk_size
+
+    def forward(self, ctx: Context, input: Array, target: Array) -> Array:
+        params = ctx.params["linear"]
+        in_features = self.linear.in_features
+        linear_weight = params["weight"].reshape((self.num_classes, *self.out_features, in_features))
+        linear_bias = params.get("bias")
+        if linear_bias is not None:
+            linear_bias = linear_bias.reshape((self.num_classes, *self.out_features))
+        return _linear_cross_entropy._linear_cross_entropy(
+            ctx.where(self), input, linear_weight, target, linear_bias, ctx.state.get("weight"),
+            self.reduction, self.ignore_index, self.label_smoothing, self.chunk_size)
+
+    def _no_direct_call(self) -> str | None:
+        return "it has parameters"
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")

@@ -243,11 +243,14 @@ class Module:
             (params if decl.kind == "params" else state)[name] = value
         return params, state
 
-    def init(self, key: jax.Array) -> tuple[dict, dict]:
+    def init(self, key: jax.Array, *example_inputs: Any, **example_kwargs: Any) -> tuple[dict, dict]:
         """Creates fresh parameters and buffers with torch's default initialisation.
 
         Args:
             key: a JAX PRNG key (``jax.random.key(0)``).
+            *example_inputs, **example_kwargs: an example of ``forward``'s inputs, needed
+                only by models with lazy layers (``nn.LazyLinear`` ...): it runs through
+                the model under ``jax.eval_shape`` (no computation) to infer their sizes.
 
         Returns:
             ``(params, state)``: nested dicts whose flattened names are torch's
@@ -255,7 +258,13 @@ class Module:
             A module that appears twice in the tree is initialised once, under its
             first name (torch's ``named_parameters`` does the same).
         """
-        return self._init_tree(key, set())
+        if not example_inputs and not example_kwargs:
+            return self._init_tree(key, set())
+        from . import _lazy
+
+        sizes = _lazy.infer_sizes(self, example_inputs, example_kwargs)
+        with _lazy.sizes_known(sizes):
+            return self._init_tree(key, set())
 
     def _init_tree(self, key: jax.Array, seen: set[int]) -> tuple[dict, dict]:
         self._seal()

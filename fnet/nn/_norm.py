@@ -19,11 +19,12 @@ import jax.numpy as jnp
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
-from ..functional._norm import _normalized_shape
+from ..functional._norm import _batch_norm_with_stats, _cross_map_lrn2d, _normalized_shape
 from ._module import Context, Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
+           "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "CrossMapLRN2d",
+           "SyncBatchNorm"]
 
 
 def _count_dtype():
@@ -108,19 +109,25 @@ class _BatchNorm(_NormBase):
                                  f"(batch statistics), got input size {_checks.fmt_shape(shape)}")
         _check_eps(where, self.eps, batch_stats)
         weight, bias = ctx.params.get("weight"), ctx.params.get("bias")
+        axis_name = self._axis_name()
         if ctx.train and self.track_running_stats:
             count = ctx.state["num_batches_tracked"] + 1
             momentum = (1.0 / count.astype(ctx.state["running_mean"].dtype)
                         if self.momentum is None else self.momentum)
-            out, mean, var = F.batch_norm_with_stats(input, ctx.state["running_mean"],
-                                                     ctx.state["running_var"], weight, bias,
-                                                     True, momentum, self.eps)
+            out, mean, var = _batch_norm_with_stats(input, ctx.state["running_mean"],
+                                                    ctx.state["running_var"], weight, bias,
+                                                    True, momentum, self.eps, axis_name)
             ctx.update_state(running_mean=mean, running_var=var, num_batches_tracked=count)
             return out
         if batch_stats:
-            return F.batch_norm(input, None, None, weight, bias, True, 0.0, self.eps)
+            return _batch_norm_with_stats(input, None, None, weight, bias, True, 0.0, self.eps,
+                                          axis_name)[0]
         return F.batch_norm(input, ctx.state["running_mean"], ctx.state["running_var"], weight,
                             bias, False, 0.0, self.eps)
+
+    def _axis_name(self) -> Any:
+        """The mesh axis the batch statistics are reduced over (SyncBatchNorm), or None."""
+        return None
 
 
 _BN_DOC = """Batch normalization over the channels of a {inputs} input.
@@ -184,6 +191,83 @@ BatchNorm1d.__doc__ = _BN_DOC.format(inputs="2D or 3D", shapes="``(N, C)`` or ``
                                      name="BatchNorm1d")
 BatchNorm2d.__doc__ = _BN_DOC.format(inputs="4D", shapes="``(N, C, H, W)``", name="BatchNorm2d")
 BatchNorm3d.__doc__ = _BN_DOC.format(inputs="5D", shapes="``(N, C, D, H, W)``", name="BatchNorm3d")
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalization whose batch statistics cover the whole data-parallel batch.
+
+    Under ``jax.jit`` with the batch sharded over a mesh (``fnet.sharding``), every
+    ``BatchNorm`` already computes its statistics over the global batch: the array is
+    global and XLA inserts the all-reduce. ``SyncBatchNorm`` is that layer with torch's
+    name, signature and any input rank ``(N, C, *)``; with ``process_group`` set to a
+    mesh axis name it also works in per-device code (``jax.shard_map``, ``pmap``), where
+    each device holds a slice of the batch: the sums behind the mean and variance are
+    all-reduced over that axis (``lax.psum``), so outputs, gradients and running
+    statistics equal ``BatchNorm`` on the global batch (tested on 8 devices).
+
+    Args:
+        num_features, eps, momentum, affine, track_running_stats, device, dtype, bias:
+            as ``BatchNorm2d``.
+        process_group: None (statistics over the batch the layer sees; global under
+            ``jit`` with sharded arrays), or the name of the mesh axis the batch is split
+            along in per-device code (``"data"``). torch takes a ``ProcessGroup``; JAX
+            names the axis instead.
+
+    Shape: input ``(N, C, *)`` with at least 2 dimensions, output the same shape.
+
+    PyTorch equivalent: ``torch.nn.SyncBatchNorm``.
+    """
+
+    _layout = "input (N, C, *) with at least 2 dimensions"
+
+    def __init__(self, num_features: int, eps: float = 1e-05, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, process_group: Any = None,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True):
+        if process_group is not None and not isinstance(process_group, (str, tuple)):
+            raise TypeError(f"SyncBatchNorm: process_group must be None or a mesh axis name (str, or a "
+                            f"tuple of names), got {type(process_group).__name__}; JAX names the axes "
+                            f"of a jax.sharding.Mesh instead of torch's process groups")
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
+        self.process_group = process_group
+
+    @property
+    def _ndims(self) -> tuple[int, ...]:
+        return tuple(range(2, 33))
+
+    def _axis_name(self) -> Any:
+        return self.process_group
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """A copy of ``module`` with every ``BatchNorm1d/2d/3d`` replaced by a
+        ``SyncBatchNorm`` of the same configuration (parameter names unchanged).
+
+        PyTorch equivalent: ``torch.nn.SyncBatchNorm.convert_sync_batchnorm``.
+        """
+        if isinstance(module, (BatchNorm1d, BatchNorm2d, BatchNorm3d)):
+            return cls(module.num_features, module.eps, module.momentum, module.affine,
+                       module.track_running_stats, process_group, None, module.dtype, bias=module.bias)
+        return _replace_children(module, lambda child: cls.convert_sync_batchnorm(child, process_group))
+
+
+def _replace_children(module: Module, convert: Any) -> Module:
+    """A shallow copy of a frozen module whose children are ``convert(child)``."""
+    import copy
+
+    children = dict(module._all_children())
+    converted = {name: convert(child) for name, child in children.items()}
+    if all(converted[name] is children[name] for name in children):
+        return module
+    new = copy.copy(module)
+    new.__dict__.pop("_fnet_cache", None)
+    items = new.__dict__.get("_items")
+    if items is not None:  # containers keep their children in an ordered list
+        object.__setattr__(new, "_items", [(name, converted[name]) for name, _ in items])
+    for name, child in converted.items():
+        if name in new.__dict__:
+            object.__setattr__(new, name, child)
+    return new
 
 
 class _InstanceNorm(_NormBase):
@@ -457,7 +541,21 @@ class GroupNorm(Module):
                 f"bias={self.affine and self.bias}")
 
 
-class LocalResponseNorm(Module):
+class _LRNConfig(Module):
+    """``size, alpha, beta, k`` and torch's printing, shared by the two LRN layers."""
+
+    def __init__(self, size: int, alpha: float = 0.0001, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LocalResponseNorm(_LRNConfig):
     """Divides each value by a power of the squares of its ``size`` neighbouring channels.
 
     ``y = x / (k + alpha / size * sum_{window} x**2) ** beta``.
@@ -475,11 +573,7 @@ class LocalResponseNorm(Module):
     """
 
     def __init__(self, size: int, alpha: float = 0.0001, beta: float = 0.75, k: float = 1.0):
-        super().__init__()
-        self.size = size
-        self.alpha = alpha
-        self.beta = beta
-        self.k = k
+        super().__init__(size, alpha, beta, k)
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
         where = ctx.where(self)
@@ -488,5 +582,33 @@ class LocalResponseNorm(Module):
             _checks.fail(where, "input (N, C, *) with 3 or more dimensions", input)
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+class CrossMapLRN2d(_LRNConfig):
+    """torch's legacy cross-channel LRN for ``(N, C, H, W)`` (from Lua torch).
+
+    ``y = x * (k + alpha / size * sum_{window} x**2) ** -beta``, with torch's legacy
+    window and its hand-written backward reproduced exactly (they differ from
+    :class:`LocalResponseNorm`: the running window never drops channel 0, and the
+    backward is not that forward's derivative; see ``F._norm._cross_map_lrn2d``).
+    Prefer :class:`LocalResponseNorm` in new code.
+
+    Args:
+        size: number of channels in the window.
+        alpha: multiplicative factor (default 1e-4).
+        beta: exponent (default 0.75).
+        k: additive constant (default 1).
+
+    Shape: input ``(N, C, H, W)`` (4-D only, as torch), output the same shape.
+
+    PyTorch equivalent: ``torch.nn.CrossMapLRN2d``.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1):
+        super().__init__(size, alpha, beta, k)
+
+    def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
+        where = ctx.where(self)
+        _checks.check_floating(where, input)
+        _checks.check_ndim(where, input, (4,), "a 4-D input (N, C, H, W)")
+        return _cross_map_lrn2d(jnp.asarray(input), int(self.size), float(self.alpha),
+                                float(self.beta), float(self.k))

@@ -7,8 +7,8 @@ Parameters are torch's, by name, shape and gate order (``weight_ih_l0``,
 timesteps hoisted into one matmul and a hand-written backward pass (see
 ``fnet/functional/_rnn.py``).
 
-Variable-length batches: instead of ``pack_padded_sequence`` /
-``pad_packed_sequence``, pass ``lengths=`` to ``forward``::
+Variable-length batches: pass ``lengths=`` to ``forward`` (or a ``PackedSequence`` from
+``fnet.nn.utils.rnn.pack_padded_sequence``, which runs that way)::
 
     out, (h_n, c_n) = lstm.apply(params, {}, padded, lengths=lengths)[0]
 
@@ -172,6 +172,15 @@ class _RNNBase(Module):
     def forward(self, ctx: Context, input: jax.Array, hx: Any = None, *,
                 lengths: Any = None) -> tuple[jax.Array, Any]:
         where = ctx.where(self)
+        from .utils import rnn as packing
+
+        if isinstance(input, packing.PackedSequence):
+            # torch's packed input: the padded batch with lengths=, packed back the same way
+            if lengths is not None:
+                raise ValueError(f"{where}: a PackedSequence carries its lengths; do not pass lengths=")
+            padded, lens = packing.pad_packed_sequence(input, batch_first=self.batch_first)
+            out, h = self.forward(ctx, padded, hx, lengths=lens)
+            return packing._pack_like(out, input, self.batch_first), h
         p = ctx.params
         if not hasattr(input, "shape"):
             input = jnp.asarray(input)

@@ -1,4 +1,5 @@
-"""Resampling layers: ``Upsample`` (and its deprecated 2-D aliases), ``PixelShuffle``, ``PixelUnshuffle``."""
+"""Resampling layers: ``Upsample`` (and its deprecated 2-D aliases), ``PixelShuffle``,
+``PixelUnshuffle``, ``ChannelShuffle``."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import Any
 
 import jax
 
-from ..functional._upsampling import _interpolate, _pixel_shuffle, _pixel_unshuffle
+from ..functional._upsampling import _channel_shuffle, _interpolate, _pixel_shuffle, _pixel_unshuffle
 from ._module import Context, Module
 
-__all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle"]
+__all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
+           "ChannelShuffle"]
 
 
 class Upsample(Module):
@@ -105,3 +107,23 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Interleaves ``groups`` channel groups of ``(N, C, *)`` (ShuffleNet).
+
+    Args:
+        groups: number of groups; ``C`` must be divisible by it.
+
+    PyTorch equivalent: ``torch.nn.ChannelShuffle``.
+    """
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
+        return _channel_shuffle(ctx.where(self), input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"

@@ -16,10 +16,13 @@ too. Shapes cycle through ranks 0 to 4.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import OrderedDict
 from typing import Callable, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import torch
 
@@ -27,6 +30,7 @@ from fnet import functional as F
 from fnet import nn
 from fnet.parity import ParityCase, case_seed, module_case, precision, register, run_pair
 from fnet.parity._engine import cast_inputs
+from fnet.parity._stats import check, stats_case, within
 
 TF = torch.nn.functional
 SHAPES = ((3, 4), (7,), (2, 3, 4), (2, 2, 3, 2), ())
@@ -350,3 +354,140 @@ for n, shape in [(1, (4, 3)), (1, ()), (3, (2, 3, 5)), (4, (2, 4, 3, 3)), (3, (7
 module_case("nn.PReLU(init=0.1)[default weights]", "activation",
             lambda: (nn.PReLU(init=0.1), torch.nn.PReLU(init=0.1)), _mixed((5,), [0.0]),
             covers=["nn.PReLU"])
+
+
+# -- random activations: rrelu, RReLU, gumbel_softmax ------------------------------------------
+# Random numbers differ between frameworks by design (DESIGN.md): evaluation mode is compared
+# directly, training with torch's own draws handed to fnet's arithmetic (the same noise on both
+# sides), and fnet's own draws by their statistics.
+
+grid_case("F.rrelu[eval grid]", ["functional.rrelu"],
+          [(f"rrelu({_label(kw)}),shape={SHAPES[i % 5]}", _fn_pair("rrelu", **kw),
+            _mixed(SHAPES[i % 5], [0.0, 0.0]))
+           for i, kw in enumerate([{}, {"lower": 0.1, "upper": 0.3}, {"lower": 0.2, "upper": 0.2},
+                                   {"training": False, "lower": -0.5, "upper": 0.5}])])
+for _args in [(), (0.05, 0.5)]:
+    module_case(f"nn.RReLU{_args}[eval]", "activation",
+                lambda a=_args: (nn.RReLU(*a), torch.nn.RReLU(*a)), _mixed((3, 4, 5), [0.0, 0.0]),
+                covers=["nn.RReLU"])
+
+
+def _rrelu_same_noise(name: str, shape: tuple[int, ...], lower: float, upper: float) -> None:
+    """torch draws one slope per non-positive element, in order; the gradient of the sum
+    of its output is exactly those slopes (1 elsewhere), which fnet then applies."""
+    from fnet.functional._activation import _rrelu_with_noise
+
+    seed = case_seed(name)
+
+    def run(dtype: str):
+        rng = np.random.default_rng(seed)
+        (x,) = cast_inputs(_mixed(shape, [0.0, 0.0])(rng), dtype)
+        probe = torch.from_numpy(x.copy()).requires_grad_(True)
+        torch.manual_seed(seed)
+        TF.rrelu(probe, lower, upper, training=True).sum().backward()
+        slopes = probe.grad.numpy()
+
+        def torch_fn(t):
+            torch.manual_seed(seed)
+            return TF.rrelu(t, lower, upper, training=True)
+
+        with precision(dtype):
+            return run_pair(name, dtype, fnet_fn=lambda p, j: _rrelu_with_noise(j, slopes),
+                            torch_fn=torch_fn, params={}, torch_params={}, inputs=[x], seed=seed)
+
+    register(ParityCase(name, "activation", ("functional.rrelu",), run))
+
+
+_rrelu_same_noise("F.rrelu[training, torch's slopes]", (4, 5, 6), 1 / 8, 1 / 3)
+_rrelu_same_noise("F.rrelu[training, lower=0.05, upper=0.8, torch's slopes]", (7, 9), 0.05, 0.8)
+
+
+def _gumbel_same_noise(name: str, shape: tuple[int, ...], **kwargs) -> None:
+    """torch's noise is ``-log(Exp(1))`` from ``empty_like(logits).exponential_()``; the same
+    call after the same seed reproduces it exactly, and fnet applies it."""
+    from fnet.functional._activation import _gumbel_softmax_with_noise
+
+    seed = case_seed(name)
+    tau, hard, dim = kwargs.get("tau", 1.0), kwargs.get("hard", False), kwargs.get("dim", -1)
+
+    def run(dtype: str):
+        rng = np.random.default_rng(seed)
+        (x,) = cast_inputs([rng.standard_normal(shape) * 2], dtype)
+        torch.manual_seed(seed)
+        gumbels = (-torch.empty_like(torch.from_numpy(x)).exponential_().log()).numpy()
+
+        def torch_fn(t):
+            torch.manual_seed(seed)
+            return TF.gumbel_softmax(t, **kwargs)
+
+        with precision(dtype):
+            return run_pair(name, dtype, torch_fn=torch_fn, params={}, torch_params={},
+                            fnet_fn=lambda p, j: _gumbel_softmax_with_noise(j, jnp.asarray(gumbels),
+                                                                          tau, hard, dim, "gumbel_softmax"),
+                            inputs=[x], seed=seed)
+
+    register(ParityCase(name, "activation", ("functional.gumbel_softmax",), run))
+
+
+_gumbel_same_noise("F.gumbel_softmax[torch's noise, defaults]", (6, 5))
+_gumbel_same_noise("F.gumbel_softmax[torch's noise, tau=0.5, dim=1]", (3, 4, 5), tau=0.5, dim=1)
+_gumbel_same_noise("F.gumbel_softmax[torch's noise, hard=True, tau=2]", (8, 7), tau=2.0, hard=True)
+_gumbel_same_noise("F.gumbel_softmax[torch's noise, hard=True, dim=0]", (5, 3), hard=True, dim=0)
+
+
+def _random_activation_stats(dtype: str, seed: int) -> list:
+    diffs = []
+    key = jax.random.key(seed)
+    # rrelu: slopes of negative inputs are U(lower, upper); positive inputs pass unchanged
+    x = -jnp.ones((200, 500), dtype)
+    lower, upper = 0.1, 0.4
+    slopes = -np.asarray(F.rrelu(x, lower, upper, training=True, key=key), np.float64)
+    n = slopes.size
+    diffs.append(check("rrelu: slopes within [lower, upper]",
+                       bool(slopes.min() >= lower and slopes.max() <= upper)))
+    diffs.append(within("rrelu: mean slope", slopes.mean(), (lower + upper) / 2,
+                        (upper - lower) / math.sqrt(12 * n)))
+    diffs.append(within("rrelu: slope variance", slopes.var(), (upper - lower) ** 2 / 12,
+                        (upper - lower) ** 2 / math.sqrt(180 * n)))
+    torch.manual_seed(seed)
+    t_slopes = -TF.rrelu(-torch.ones(200, 500, dtype=getattr(torch, dtype)), lower, upper,
+                         training=True).numpy()
+    diffs.append(within("rrelu: mean slope vs torch's", slopes.mean(), t_slopes.mean(),
+                        (upper - lower) / math.sqrt(6 * n)))
+    positive = np.asarray(F.rrelu(-x, lower, upper, training=True, key=key))
+    diffs.append(check("rrelu: positive inputs unchanged", bool(np.all(positive == 1))))
+    layer = nn.RReLU(lower, upper)
+    a = np.asarray(layer.apply({}, {}, x, train=True, key=key)[0])
+    b = np.asarray(layer.apply({}, {}, x, train=True, key=jax.random.key(seed + 1))[0])
+    diffs.append(check("nn.RReLU train: random slopes in range, different per key",
+                       bool(np.all((-a >= lower) & (-a <= upper))) and not np.array_equal(a, b)))
+    diffs.append(check("nn.RReLU eval: the mean slope",
+                       bool(np.allclose(np.asarray(layer.apply({}, {}, x)[0]), -(lower + upper) / 2))))
+    # gumbel_softmax: the argmax of a sample is categorical(softmax(logits))
+    logits = jnp.asarray(np.log([0.1, 0.2, 0.3, 0.4]), dtype)
+    m = 40_000
+    samples = np.asarray(F.gumbel_softmax(jnp.broadcast_to(logits, (m, 4)), tau=0.5, hard=True, key=key))
+    diffs.append(check("gumbel_softmax hard: one-hot rows", bool(np.all(samples.sum(1) == 1)
+                                                                   and np.all((samples == 0) | (samples == 1)))))
+    for c, prob in enumerate([0.1, 0.2, 0.3, 0.4]):
+        diffs.append(within(f"gumbel_softmax: frequency of class {c}", samples[:, c].mean(), prob,
+                            math.sqrt(prob * (1 - prob) / m)))
+    soft = np.asarray(F.gumbel_softmax(jnp.broadcast_to(logits, (m, 4)), tau=2.0, key=key))
+    diffs.append(check("gumbel_softmax soft: rows sum to 1, argmax as hard with the same key",
+                       bool(np.allclose(soft.sum(1), 1, atol=1e-5))
+                       and bool(np.array_equal(soft.argmax(1),
+                                               np.asarray(F.gumbel_softmax(jnp.broadcast_to(logits, (m, 4)),
+                                                                           tau=0.5, hard=True,
+                                                                           key=key)).argmax(1)))))
+    return diffs
+
+
+stats_case("F.rrelu+nn.RReLU+F.gumbel_softmax[statistics of fnet's draws]", "activation",
+           _random_activation_stats, ("functional.rrelu", "nn.RReLU", "functional.gumbel_softmax"))
+
+# -- Softmax2d -----------------------------------------------------------------------------------
+
+for _shape in [(2, 3, 4, 5), (3, 4, 5)]:
+    module_case(f"nn.Softmax2d[shape={_shape}]", "activation",
+                lambda: (nn.Softmax2d(), torch.nn.Softmax2d()), lambda rng, s=_shape: [rng.standard_normal(s)],
+                covers=["nn.Softmax2d"])

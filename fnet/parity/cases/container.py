@@ -107,3 +107,40 @@ class _TorchCustom(torch.nn.Module):
 
 module_case("nn.Parameter+Buffer[custom layer]", "container", lambda: (_FnetCustom(5), _TorchCustom(5)),
             _randn(3, 5), covers=["nn.Parameter", "nn.Buffer", "nn.Module"])
+
+
+# -- ParameterList / ParameterDict --------------------------------------------------------------
+
+
+class _FnetParams(nn.Module):
+    """Per-layer scales in a ParameterList and a projection and bias in a ParameterDict."""
+
+    def __init__(self):
+        super().__init__()
+        self.scales = nn.ParameterList([nn.Parameter((4,), init=init.ones_) for _ in range(3)])
+        self.proj = nn.ParameterDict({"weight": nn.Parameter((2, 4), init=init.zeros_),
+                                      "bias": np.zeros(2, np.float32)})
+
+    def forward(self, ctx, x):
+        for scale in self.scales(ctx):
+            x = x * scale
+        p = self.proj(ctx)
+        return x @ p["weight"].T + p["bias"]
+
+
+class _TorchParams(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scales = torch.nn.ParameterList([torch.nn.Parameter(torch.randn(4)) for _ in range(3)])
+        self.proj = torch.nn.ParameterDict({"weight": torch.nn.Parameter(torch.randn(2, 4)),
+                                            "bias": torch.randn(2)})
+
+    def forward(self, x):
+        for scale in self.scales:
+            x = x * scale
+        return x @ self.proj["weight"].T + self.proj["bias"]
+
+
+module_case("nn.ParameterList+ParameterDict[scales, projection]", "container",
+            lambda: (_FnetParams(), _TorchParams()), _randn(5, 4),
+            covers=["nn.ParameterList", "nn.ParameterDict"])

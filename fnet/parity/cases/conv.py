@@ -233,3 +233,40 @@ for _shape, _k in [((2, 12, 30), dict(output_size=(6, 7), kernel_size=2)),
                   kwargs=_k, covers=["functional.fold"])
 module_case("nn.Fold[output_size=(4,5),kernel_size=2]", "conv", _mod("Fold", (4, 5), 2),
             _randn(2, 12, 12), covers=["nn.Fold"])
+
+
+# -- conv_tbc (time-major 1-D convolution) -------------------------------------------------------
+
+for _t, _b, _cin, _k, _cout, _pad in [(7, 3, 4, 3, 5, 0), (6, 2, 3, 2, 4, 1), (5, 1, 2, 5, 3, 2)]:
+    function_case(f"F.conv_tbc[T={_t},B={_b},C_in={_cin},K={_k},C_out={_cout},pad={_pad}]", "conv",
+                  lambda x, w, b, p=_pad: F.conv_tbc(x, w, b, p),
+                  lambda x, w, b, p=_pad: torch.nn.functional.conv_tbc(x, w, b, p),
+                  lambda rng, s=(_t, _b, _cin, _k, _cout): [rng.standard_normal(s[:3]),
+                                                            rng.standard_normal((s[3], s[2], s[4])),
+                                                            rng.standard_normal(s[4])],
+                  covers=["functional.conv_tbc"])
+
+
+# -- conv_transpose3d on large reductions ---------------------------------------------------------
+# The weight gradient sums over N * D * H * W positions and the input gradient over C_out * k^3
+# taps. Measured against torch's float64 result, torch's and fnet's float32 errors are of the same
+# order except where XLA:CPU's own convolution runs the weight gradient (kernels of more than 64
+# taps take it instead of the patch GEMM): there fnet's float32 error is about 10x torch's (1.2e-4
+# vs 1.2e-5 on 1728-term sums of values up to 1e2); float64 agrees to 1e-10 everywhere.
+_CT3 = [((2, 16, 6, 6, 6), (16, 8, 3, 3, 3), dict(stride=2, padding=1), {"grad_atol": 1e-4, "grad_rtol": 1e-5}),
+        ((2, 4, 8, 8, 8), (4, 2, 2, 2, 2), dict(stride=2), {"grad_atol": 2e-4, "grad_rtol": 1e-5}),
+        ((1, 32, 5, 5, 5), (32, 32, 4, 4, 4), dict(stride=2, padding=1, output_padding=1),
+         {"atol": 3e-5, "grad_atol": 1e-4, "grad_rtol": 1e-5}),
+        ((1, 1, 12, 12, 12), (1, 1, 5, 5, 5), dict(stride=1, dilation=2), {"grad_atol": 3e-4, "grad_rtol": 1e-5}),
+        ((3, 8, 3, 4, 5), (8, 12, 3, 3, 3), dict(stride=(1, 2, 3), groups=4), None)]
+for _x, _w, _k, _tol in _CT3:
+    function_case(f"F.conv_transpose3d[large reduction: in={_x}, weight={_w}, {_kw(_k)}]", "conv",
+                  lambda x, w, b, k=_k: F.conv_transpose3d(x, w, b, **k),
+                  lambda x, w, b, k=_k: torch.nn.functional.conv_transpose3d(x, w, b, **k),
+                  lambda rng, x=_x, w=_w, k=_k: [rng.standard_normal(x), 0.3 * rng.standard_normal(w),
+                                                 rng.standard_normal(w[1] * k.get("groups", 1))],
+                  covers=["functional.conv_transpose3d"], tol=_tol,
+                  note="" if _tol is None else
+                  "float32 sums of 10^3-10^4 terms: both frameworks' float32 errors against float64 reach "
+                  "1e-5..1e-4 here (XLA:CPU's convolution, used for kernels over 64 taps, about 10x torch's "
+                  "on the weight gradient); measured maxima set the tolerance")

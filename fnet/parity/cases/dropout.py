@@ -31,6 +31,7 @@ from fnet import nn
 from fnet.functional import _dropout as _fd
 from fnet.parity import ParityCase, case_seed, function_case, module_case, register
 from fnet.parity._engine import Diff, Report, cast_inputs, precision, run_pair
+from fnet.parity._stats import check, stats_case, within
 
 # -- 1. the same mask on both sides ------------------------------------------------------------
 
@@ -143,16 +144,6 @@ module_case("nn.Sequential[Dropout1d(p=0), Dropout1d(p=1); train]", "dropout",
 # -- 3. statistics of fnet's draws -------------------------------------------------------------
 
 
-def _within(name: str, got: float, want: float, sigma: float, detail: str = "") -> Diff:
-    err = abs(got - want)
-    return Diff("output", name, err, err / max(abs(want), sigma, 1e-12), err <= 6 * sigma + 1e-12,
-                detail or f"{got:.5f} vs {want:.5f}", tol=f"6 sigma = {6 * sigma:.1e}")
-
-
-def _check(name: str, ok: bool, detail: str = "") -> Diff:
-    return Diff("output", name, 0.0 if ok else math.inf, None, ok, detail, tol="holds")
-
-
 def _elementwise_stats(dtype: str, seed: int) -> list[Diff]:
     diffs = []
     x = jnp.ones((250, 400), dtype)
@@ -162,31 +153,31 @@ def _elementwise_stats(dtype: str, seed: int) -> list[Diff]:
         out = np.asarray(F.dropout(x, p, training=True, key=key))
         kept = out != 0
         sigma = math.sqrt(p * (1 - p) / n)
-        diffs.append(_within(f"p={p}: kept fraction", kept.mean(), 1 - p, sigma))
+        diffs.append(within(f"p={p}: kept fraction", kept.mean(), 1 - p, sigma))
         torch.manual_seed(seed)
         t_out = TF.dropout(torch.ones(250, 400, dtype=getattr(torch, dtype)), p).numpy()
-        diffs.append(_within(f"p={p}: torch's kept fraction", (t_out != 0).mean(), 1 - p, sigma))
+        diffs.append(within(f"p={p}: torch's kept fraction", (t_out != 0).mean(), 1 - p, sigma))
         scale = np.unique(out[kept])
-        diffs.append(_check(f"p={p}: kept values equal torch's 1/(1-p)",
+        diffs.append(check(f"p={p}: kept values equal torch's 1/(1-p)",
                             scale.size == 1 and scale[0] == np.unique(t_out[t_out != 0])[0],
                             f"fnet {scale[:3]} torch {np.unique(t_out[t_out != 0])[:3]}"))
-        diffs.append(_within(f"p={p}: mean preserved", float(out.mean()), 1.0, math.sqrt(p / (1 - p) / n)))
+        diffs.append(within(f"p={p}: mean preserved", float(out.mean()), 1.0, math.sqrt(p / (1 - p) / n)))
         other = np.asarray(F.dropout(x, p, training=True, key=jax.random.key(seed + 1)))
-        diffs.append(_within(f"p={p}: another key: masks disagree at rate 2p(1-p)",
+        diffs.append(within(f"p={p}: another key: masks disagree at rate 2p(1-p)",
                              float(((other != 0) != kept).mean()), 2 * p * (1 - p),
                              math.sqrt(2 * p * (1 - p) / n)))
         jitted = np.asarray(jax.jit(lambda v: F.dropout(v, p, training=True, key=key))(x))
-        diffs.append(_check(f"p={p}: same key, same mask under jit", bool(np.array_equal(jitted, out))))
-        diffs.append(_check(f"p={p}: eval is the identity",
+        diffs.append(check(f"p={p}: same key, same mask under jit", bool(np.array_equal(jitted, out))))
+        diffs.append(check(f"p={p}: eval is the identity",
                             bool(np.array_equal(np.asarray(F.dropout(x * 3, p, training=False)), 3 * np.ones(x.shape)))))
     # The module draws from ctx.next_key(): statistics, key dependence, eval identity.
     layer = nn.Dropout(0.3)
     a = np.asarray(layer.apply({}, {}, x, train=True, key=jax.random.key(seed))[0])
     b = np.asarray(layer.apply({}, {}, x, train=True, key=jax.random.key(seed + 7))[0])
-    diffs.append(_within("nn.Dropout(0.3) train: kept fraction", float((a != 0).mean()), 0.7,
+    diffs.append(within("nn.Dropout(0.3) train: kept fraction", float((a != 0).mean()), 0.7,
                          math.sqrt(0.21 / n)))
-    diffs.append(_check("nn.Dropout(0.3) train: different keys, different masks", not np.array_equal(a, b)))
-    diffs.append(_check("nn.Dropout(0.3) eval: identity",
+    diffs.append(check("nn.Dropout(0.3) train: different keys, different masks", not np.array_equal(a, b)))
+    diffs.append(check("nn.Dropout(0.3) eval: identity",
                         bool(np.array_equal(np.asarray(layer.apply({}, {}, x)[0]), np.asarray(x)))))
     return diffs
 
@@ -201,15 +192,15 @@ def _channel_stats(dtype: str, seed: int) -> list[Diff]:
         out = np.asarray(fn(x, p, training=True, key=jax.random.key(seed)))
         flat = out.reshape(shape[0], shape[1], -1)
         whole = bool(np.all((flat == 0).all(-1) | (flat != 0).all(-1)))
-        diffs.append(_check(f"{name}: zeroes whole channels", whole))
+        diffs.append(check(f"{name}: zeroes whole channels", whole))
         channels = shape[0] * shape[1]
-        diffs.append(_within(f"{name}: kept channel fraction", float((flat[..., 0] != 0).mean()), 1 - p,
+        diffs.append(within(f"{name}: kept channel fraction", float((flat[..., 0] != 0).mean()), 1 - p,
                              math.sqrt(p * (1 - p) / channels)))
-        diffs.append(_check(f"{name}: kept values are 1/(1-p)",
+        diffs.append(check(f"{name}: kept values are 1/(1-p)",
                             bool(np.all(flat[flat != 0] == np.float64(np.asarray(1.0, dtype) / np.asarray(1 - p, dtype))))))
         module_out = np.asarray(layer(p).apply({}, {}, x, train=True, key=jax.random.key(seed))[0])
         mflat = module_out.reshape(shape[0], shape[1], -1)
-        diffs.append(_check(f"nn.{layer.__name__}: zeroes whole channels",
+        diffs.append(check(f"nn.{layer.__name__}: zeroes whole channels",
                             bool(np.all((mflat == 0).all(-1) | (mflat != 0).all(-1)))))
     return diffs
 
@@ -228,29 +219,21 @@ def _alpha_stats(dtype: str, seed: int) -> list[Diff]:
             torch.manual_seed(seed)
             t_out = t_fn(torch.from_numpy(xs), p, training=True).numpy()
             # mean and std of both samples agree within 6 standard errors of their difference
-            diffs.append(_within(f"{name} p={p}: mean vs torch", float(out.mean()), float(t_out.mean()),
+            diffs.append(within(f"{name} p={p}: mean vs torch", float(out.mean()), float(t_out.mean()),
                                  math.sqrt(2 / (n if name == "alpha_dropout" else shape[0] * shape[1]))))
-            diffs.append(_within(f"{name} p={p}: std vs torch", float(out.std()), float(t_out.std()),
+            diffs.append(within(f"{name} p={p}: std vs torch", float(out.std()), float(t_out.std()),
                                  math.sqrt(2 / (n if name == "alpha_dropout" else shape[0] * shape[1]))))
-            diffs.append(_within(f"{name} p={p}: mean 0", float(out.mean()), 0.0,
+            diffs.append(within(f"{name} p={p}: mean 0", float(out.mean()), 0.0,
                                  math.sqrt(1 / (n if name == "alpha_dropout" else shape[0] * shape[1]))))
     return diffs
 
 
-def _stats_case(name: str, body: Callable[[str, int], list[Diff]], covers: tuple[str, ...]) -> None:
-    seed = case_seed(name)
-
-    def run(dtype: str) -> Report:
-        with precision(dtype):
-            return Report(name, dtype, body(dtype, seed))
-
-    register(ParityCase(name, "dropout", covers, run))
-
-
-_stats_case("F.dropout+nn.Dropout[statistics of fnet's draws]", _elementwise_stats,
-            ("functional.dropout", "nn.Dropout"))
-_stats_case("F.dropout1d/2d/3d+nn.Dropout1d/2d/3d[whole channels, statistics]", _channel_stats,
-            ("functional.dropout1d", "functional.dropout2d", "functional.dropout3d",
-             "nn.Dropout1d", "nn.Dropout2d", "nn.Dropout3d"))
-_stats_case("F.alpha_dropout+F.feature_alpha_dropout[mean and std vs torch's draws]", _alpha_stats,
-            ("functional.alpha_dropout", "functional.feature_alpha_dropout"))
+stats_case("F.dropout+nn.Dropout[statistics of fnet's draws]", "dropout", _elementwise_stats,
+           ("functional.dropout", "nn.Dropout"))
+stats_case("F.dropout1d/2d/3d+nn.Dropout1d/2d/3d[whole channels, statistics]", "dropout",
+           _channel_stats,
+           ("functional.dropout1d", "functional.dropout2d", "functional.dropout3d",
+            "nn.Dropout1d", "nn.Dropout2d", "nn.Dropout3d"))
+stats_case("F.alpha_dropout+F.feature_alpha_dropout[mean and std vs torch's draws]", "dropout",
+           _alpha_stats,
+           ("functional.alpha_dropout", "functional.feature_alpha_dropout"))

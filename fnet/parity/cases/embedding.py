@@ -115,3 +115,91 @@ for kw, extra in [({}, ()), ({"padding_idx": 1}, (1,)), ({"padding_idx": -2, "sc
                   lambda ids, w, kw=kw: F.embedding(ids, w, **kw),
                   lambda ids, w, kw=kw: TF.embedding(ids, w, **kw), _table(8, 3, (4, 5), extra),
                   covers=["functional.embedding"])
+
+
+# -- embedding_bag / EmbeddingBag ------------------------------------------------------------------
+# The weight is an input (its gradient is compared); ids repeat and include the padding index.
+
+
+def _bag_inputs(n_ids, offsets=None, psw=False, pad=None, two_d=None):
+    def make(rng):
+        w = rng.standard_normal((10, 4))
+        if two_d is not None:
+            ids = rng.integers(0, 10, size=two_d)
+        else:
+            ids = rng.integers(0, 10, size=n_ids)
+        if pad is not None:
+            ids.reshape(-1)[::4] = pad
+        xs = [w, ids]
+        if offsets is not None:
+            xs.append(np.asarray(offsets))
+        if psw:
+            xs.append(rng.standard_normal(ids.shape))
+        return xs
+    return make
+
+
+def _bag(lib, offsets=True, psw=False, **kw):
+    def call(w, ids, *rest):
+        rest = list(rest)
+        off = rest.pop(0) if offsets else None
+        weights = rest.pop(0) if psw else None
+        return lib.embedding_bag(ids, w, off, per_sample_weights=weights, **kw)
+    return call
+
+
+_BAGS = [("sum, offsets with an empty bag", dict(mode="sum"), _bag_inputs(11, [0, 3, 3, 7])),
+         ("mean, offsets", dict(mode="mean"), _bag_inputs(11, [0, 2, 8])),
+         ("max, offsets", dict(mode="max"), _bag_inputs(11, [0, 4, 4, 9])),
+         ("sum, per_sample_weights", dict(mode="sum", psw=True), _bag_inputs(9, [0, 5], psw=True)),
+         ("mean, padding_idx=1", dict(mode="mean", padding_idx=1), _bag_inputs(12, [0, 4, 8], pad=1)),
+         ("max, padding_idx=3", dict(mode="max", padding_idx=3), _bag_inputs(12, [0, 4, 8], pad=3)),
+         ("sum, per_sample_weights, padding_idx=0", dict(mode="sum", padding_idx=0, psw=True),
+          _bag_inputs(10, [0, 6], psw=True, pad=0)),
+         ("sum, include_last_offset", dict(mode="sum", include_last_offset=True), _bag_inputs(10, [0, 3, 6, 10])),
+         ("mean, 2-D", dict(mode="mean", offsets=False), _bag_inputs(0, two_d=(3, 5))),
+         ("max, 2-D", dict(mode="max", offsets=False), _bag_inputs(0, two_d=(4, 3))),
+         ("sum, 2-D, per_sample_weights", dict(mode="sum", offsets=False, psw=True),
+          _bag_inputs(0, psw=True, two_d=(3, 4))),
+         ("mean, max_norm=1.0", dict(mode="mean", max_norm=1.0), _bag_inputs(11, [0, 5])),
+         ("sum, max_norm=2, norm_type=1", dict(mode="sum", max_norm=2.0, norm_type=1.0), _bag_inputs(11, [0, 5]))]
+for _label, _kw, _make in _BAGS:
+    function_case(f"F.embedding_bag[{_label}]", "embedding", _bag(F, **_kw), _bag(TF, **_kw), _make,
+                  covers=["functional.embedding_bag"])
+
+
+def _bag_by_embedding(mode):
+    """torch's documented scale_grad_by_freq semantics through torch's embedding kernel: its
+    embedding_bag CPU kernel divides by the count of another id (see F.embedding_bag)."""
+    def call(w, ids):
+        rows = TF.embedding(ids, w, scale_grad_by_freq=True)
+        return rows.sum(1) if mode == "sum" else rows.mean(1)
+    return call
+
+
+for _mode in ("sum", "mean"):
+    function_case(f"F.embedding_bag[{_mode}, 2-D, scale_grad_by_freq; torch: embedding(...).{_mode}(1)]",
+                  "embedding", lambda w, ids, m=_mode: F.embedding_bag(ids, w, mode=m, scale_grad_by_freq=True),
+                  _bag_by_embedding(_mode), lambda rng: [rng.standard_normal((10, 4)),
+                                                         np.asarray([[1, 2, 4, 5], [4, 3, 2, 9], [0, 0, 4, 1]])],
+                  covers=["functional.embedding_bag"])
+
+_BAG_MODULES = [("mode=sum", dict(mode="sum"), "offsets"), ("mode=max,padding_idx=2", dict(mode="max", padding_idx=2), "2d"),
+                ("mean,include_last_offset", dict(include_last_offset=True), "last"),
+                ("sum,per_sample_weights", dict(mode="sum"), "psw")]
+for _label, _kw, _kind in _BAG_MODULES:
+    def _inputs(rng, kind=_kind):
+        if kind == "2d":
+            ids = rng.integers(0, 10, size=(3, 4))
+            ids[0, 0] = 2
+            return [ids]
+        ids = rng.integers(0, 10, size=9)
+        if kind == "last":
+            return [ids, np.asarray([0, 4, 9])]
+        if kind == "psw":
+            return [ids, np.asarray([0, 4]), rng.standard_normal(9)]
+        return [ids, np.asarray([0, 4, 4])]
+
+    module_case(f"nn.EmbeddingBag[10,4,{_label}]", "embedding",
+                lambda kw=_kw: (nn.EmbeddingBag(10, 4, **kw), torch.nn.EmbeddingBag(10, 4, **kw)),
+                _inputs, covers=["nn.EmbeddingBag"])

@@ -165,3 +165,68 @@ def _orthogonal_case(shape, gain):
 
 _orthogonal_case((6, 10), 1.0)
 _orthogonal_case((12, 3, 2), 2.0)
+
+
+for _shape, _groups in [((6, 4, 3), 1), ((8, 4, 3, 3), 2), ((4, 6, 3, 2, 5), 1), ((6, 2, 3, 3), 3)]:
+    _exact_case(f"init.dirac_[shape={_shape},groups={_groups}]",
+                lambda k, s, dtype, g=_groups: init.dirac_(k, s, groups=g, dtype=dtype),
+                lambda t, g=_groups: _t("dirac_")(t, groups=g), _shape, ["init.dirac_"])
+
+
+def _sparse_case(shape, sparsity, std):
+    name = f"init.sparse_[shape={shape},sparsity={sparsity},std={std}]"
+    seed = case_seed(name)
+
+    def run(dtype: str) -> Report:
+        import torch
+
+        with precision(dtype):
+            got = np.asarray(init.sparse_(jax.random.key(seed), shape, sparsity, std, dtype=dtype))
+            torch.manual_seed(seed)
+            t = torch.empty(shape, dtype=getattr(torch, dtype))
+            torch.nn.init.sparse_(t, sparsity, std)
+            want = t.numpy()
+            zeros = math.ceil(sparsity * shape[0])
+            diffs = [Diff("output", "dtype and shape", 0.0, 0.0,
+                          got.dtype == want.dtype and got.shape == want.shape, f"{got.dtype} {got.shape}")]
+            for label, w in (("fnet", got), ("torch", want)):
+                per_column = (w == 0).sum(0)
+                ok = bool(np.all(per_column == zeros))
+                diffs.append(Diff("output", f"{label}: {zeros} zeros in every column", 0.0 if ok else math.inf,
+                                  0.0, ok))
+            diffs += _stat_diffs(got[got != 0], want[want != 0], None)
+            rows_hit = (got == 0).sum(1)  # every row is zeroed about equally often
+            expected = zeros * shape[1] / shape[0]
+            spread = float(np.abs(rows_hit - expected).max())
+            bound = 6 * math.sqrt(expected) + 1
+            # reported as a fraction of the expected count, like the other sampling statistics
+            diffs.append(Diff("output", "zeros spread evenly over rows", spread / expected, spread / expected,
+                              spread <= bound, f"max deviation {spread:.1f} of {expected:.0f} vs 6 sigma {bound:.1f}"))
+            return Report(name, dtype, diffs)
+
+    register(ParityCase(name, "init", ("init.sparse_",), run))
+
+
+_sparse_case((40, 3000), 0.3, 0.01)
+_sparse_case((25, 2000), 0.9, 0.5)
+
+
+def _zero_element(dtype: str) -> Report:
+    import warnings
+
+    import torch
+
+    diffs = []
+    for fn in ("kaiming_uniform_", "kaiming_normal_"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = np.asarray(getattr(init, fn)(jax.random.key(0), (10, 0), dtype=dtype))
+            getattr(torch.nn.init, fn)(torch.empty(10, 0, dtype=getattr(torch, dtype)))
+        warned = sum("zero-element" in str(w.message) for w in caught)
+        diffs.append(Diff("output", f"{fn} of (10, 0): empty, warns like torch", 0.0, 0.0,
+                          got.shape == (10, 0) and warned == 2))
+    return Report("init.kaiming_*[zero-element]", dtype, diffs)
+
+
+register(ParityCase("init.kaiming_*[zero-element arrays are a no-op with torch's warning]", "init",
+                    ("init.kaiming_uniform_", "init.kaiming_normal_"), _zero_element))

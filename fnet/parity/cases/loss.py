@@ -453,3 +453,212 @@ mcase("nn.GaussianNLLLoss[full,sum]",
                torch.nn.GaussianNLLLoss(full=True, reduction="sum")),
       lambda rng: [rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 1))],
       ["nn.GaussianNLLLoss"])
+
+
+# -- multilabel_margin_loss, triplet_margin_with_distance_loss ----------------------------------
+
+
+def _multilabel_target(rng, shape):
+    """Each row lists some target classes (a repeat included) then -1 padding, then junk
+    that torch ignores because it comes after the first -1."""
+    c = shape[-1]
+    rows = []
+    for _ in range(int(np.prod(shape[:-1], dtype=int))):
+        k = int(rng.integers(0, c))
+        row = list(rng.permutation(c)[:k]) + [-1] * (c - k)
+        if k >= 2:
+            row[1] = row[0]  # a repeated target counts twice in torch's sum
+        if k + 1 < c:
+            row[k + 1] = int(rng.integers(0, c))  # after the -1: ignored
+        rows.append(row)
+    return np.asarray(rows, np.int64).reshape(shape)
+
+
+for _shape in ((5, 4), (4,), (3, 7)):
+    fcase(f"F.multilabel_margin_loss[shape={_shape}]", F.multilabel_margin_loss, TF.multilabel_margin_loss,
+          lambda rng, s=_shape: [rng.standard_normal(s), _multilabel_target(rng, s)],
+          ["functional.multilabel_margin_loss"])
+mcase("nn.MultiLabelMarginLoss[sum]", lambda: (nn.MultiLabelMarginLoss(reduction="sum"),
+                                               torch.nn.MultiLabelMarginLoss(reduction="sum")),
+      lambda rng: [rng.standard_normal((4, 5)), _multilabel_target(rng, (4, 5))], ["nn.MultiLabelMarginLoss"])
+
+
+def _cosine_distance(lib):
+    return lambda a, b: 1.0 - lib.cosine_similarity(a, b)
+
+
+_TRIPLETS = [("default distance", None, False, 1.0, (5, 6)), ("default distance,swap", None, True, 2.0, (5, 6)),
+             ("cosine distance", "cosine", False, 0.5, (4, 3)), ("cosine distance,swap", "cosine", True, 0.3, (6, 4)),
+             ("default distance,1-D", None, False, 1.0, (6,))]
+for _label, _dist, _swap, _margin, _shape in _TRIPLETS:
+    _fkw = dict(swap=_swap, margin=_margin, distance_function=_cosine_distance(F) if _dist else None)
+    _tkw = dict(swap=_swap, margin=_margin, distance_function=_cosine_distance(TF) if _dist else None)
+    fcase(f"F.triplet_margin_with_distance_loss[{_label},margin={_margin}]",
+          lambda a, p, n, kw=_fkw, **r: F.triplet_margin_with_distance_loss(a, p, n, **kw, **r),
+          lambda a, p, n, kw=_tkw, **r: TF.triplet_margin_with_distance_loss(a, p, n, **kw, **r),
+          lambda rng, s=_shape: [rng.standard_normal(s) for _ in range(3)],
+          ["functional.triplet_margin_with_distance_loss"])
+mcase("nn.TripletMarginWithDistanceLoss[default]",
+      lambda: (nn.TripletMarginWithDistanceLoss(), torch.nn.TripletMarginWithDistanceLoss()),
+      lambda rng: [rng.standard_normal((4, 3)) for _ in range(3)], ["nn.TripletMarginWithDistanceLoss"])
+mcase("nn.TripletMarginWithDistanceLoss[nn.PairwiseDistance(p=1) child,swap,none]",
+      lambda: (nn.TripletMarginWithDistanceLoss(distance_function=nn.PairwiseDistance(p=1), swap=True,
+                                                reduction="none"),
+               torch.nn.TripletMarginWithDistanceLoss(distance_function=torch.nn.PairwiseDistance(p=1), swap=True,
+                                                      reduction="none")),
+      lambda rng: [rng.standard_normal((4, 3)) for _ in range(3)], ["nn.TripletMarginWithDistanceLoss"])
+
+# -- ctc_loss ------------------------------------------------------------------------------------
+# log_probs are log_softmax outputs (as in use); the gradient compared is the one torch reports
+# for log_probs (Graves' eq. 16, see fnet/functional/_ctc.py), and a second set of cases goes
+# through log_softmax from logits, where it is also the mathematical gradient.
+
+
+def _ctc_inputs(T, N, C, S, input_lengths, target_lengths, concatenated=False, repeat=True):
+    def make(rng):
+        logits = rng.standard_normal((T, N, C))
+        lp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        tgt = rng.integers(1, C, size=(N, S))
+        if repeat and S > 1:
+            tgt[0, 1] = tgt[0, 0]  # a repeated label needs a blank between its copies
+        if concatenated:
+            tgt = np.concatenate([tgt[i, :target_lengths[i]] for i in range(N)])
+        return [lp, tgt, np.asarray(input_lengths), np.asarray(target_lengths)]
+    return make
+
+
+_CTC = [("padded", (10, 4, 5, 4), (10, 9, 6, 8), (4, 3, 2, 1), False),
+        ("concatenated", (9, 3, 6, 3), (9, 7, 5), (3, 2, 3), True),
+        ("zero target length", (6, 3, 4, 2), (6, 5, 4), (2, 0, 1), False),
+        ("long targets", (12, 2, 3, 6), (12, 11), (6, 5), False)]
+for _label, (_T, _N, _C, _S), _il, _tl, _cat in _CTC:
+    fcase(f"F.ctc_loss[{_label},T={_T},N={_N},C={_C}]", F.ctc_loss, TF.ctc_loss,
+          _ctc_inputs(_T, _N, _C, _S, _il, _tl, _cat), ["functional.ctc_loss"])
+fcase("F.ctc_loss[blank=2,zero_infinity=True, an impossible alignment]",
+      lambda lp, t, il, tl, **kw: F.ctc_loss(lp, t, il, tl, blank=2, zero_infinity=True, **kw),
+      lambda lp, t, il, tl, **kw: TF.ctc_loss(lp, t, il, tl, blank=2, zero_infinity=True, **kw),
+      lambda rng: [_ctc_inputs(8, 3, 4, 3, (8, 2, 6), (3, 3, 2), repeat=False)(rng)[0],
+                   np.asarray([[0, 1, 3], [1, 0, 1], [3, 3, 0]]), np.asarray([8, 2, 6]), np.asarray([3, 3, 2])],
+      ["functional.ctc_loss"])
+
+
+def _through_log_softmax(ctc, lsm):
+    def call(logits, t, il, tl, **kw):
+        return ctc(lsm(logits, -1), t, il, tl, **kw)
+    return call
+
+
+fcase("F.ctc_loss[from logits through log_softmax]", _through_log_softmax(F.ctc_loss, F.log_softmax),
+      _through_log_softmax(TF.ctc_loss, TF.log_softmax), _ctc_inputs(10, 3, 5, 3, (10, 8, 7), (3, 2, 3)),
+      ["functional.ctc_loss"])
+fcase("F.ctc_loss[unbatched]",
+      lambda lp, t, il, tl, **kw: F.ctc_loss(lp[:, 0], t[0], il[0], tl[0], **kw),
+      lambda lp, t, il, tl, **kw: TF.ctc_loss(lp[:, 0], t[0], il[0], tl[0], **kw),
+      _ctc_inputs(7, 1, 4, 3, (7,), (3,)), ["functional.ctc_loss"])
+mcase("nn.CTCLoss[blank=0,mean]", lambda: (nn.CTCLoss(), torch.nn.CTCLoss()),
+      _ctc_inputs(10, 3, 5, 3, (10, 9, 8), (3, 2, 3)), ["nn.CTCLoss"])
+mcase("nn.CTCLoss[blank=4,sum,zero_infinity]",
+      lambda: (nn.CTCLoss(blank=4, reduction="sum", zero_infinity=True),
+               torch.nn.CTCLoss(blank=4, reduction="sum", zero_infinity=True)),
+      lambda rng: [_ctc_inputs(6, 2, 5, 3, (6, 2), (3, 3), repeat=False)(rng)[0],
+                   np.asarray([[0, 1, 2], [3, 3, 3]]), np.asarray([6, 2]), np.asarray([3, 3])], ["nn.CTCLoss"])
+
+# -- linear_cross_entropy: chunked over the vocabulary, compared with torch's reference path --------
+
+
+def _lce_inputs(n, d, v, bias, ignore=False):
+    def make(rng):
+        xs = [rng.standard_normal((n, d)), 0.5 * rng.standard_normal((v, d))]
+        if bias:
+            xs.append(rng.standard_normal(v))
+        t = rng.integers(0, v, n)
+        if ignore:
+            t[::3] = -100
+        return xs + [t]
+    return make
+
+
+def _lce(lib, chunk=None, **fixed):
+    def call(x, w, *rest, **kw):
+        *bias, t = rest
+        extra = {"chunk_size": chunk} if chunk is not None else {}
+        return lib.linear_cross_entropy(x, w, t, linear_bias=bias[0] if bias else None, **fixed, **kw, **extra)
+    return call
+
+
+_LCE = [("bias,chunk=7", 7, True, {}, False), ("no bias,one chunk", None, False, {}, False),
+        ("weight,ls=0.1,ignore -100,chunk=5", 5, True, {"label_smoothing": 0.1}, True),
+        ("ignore_index=2,chunk=4", 4, False, {"ignore_index": 2}, False)]
+for _label, _chunk, _bias, _fixed, _ignore in _LCE:
+    _weighted = "weight" in _label
+    fcase(f"F.linear_cross_entropy[{_label},N=6,D=5,V=17]", _lce(F, _chunk, **_fixed), _lce(TF, None, **_fixed),
+          _lce_inputs(6, 5, 17, _bias, _ignore), ["functional.linear_cross_entropy"],
+          {"weight": _class_weight(17)} if _weighted else None)
+fcase("F.linear_cross_entropy[probability targets, reference path]",
+      lambda x, w, t, **kw: F.linear_cross_entropy(x, w, t, **kw),
+      lambda x, w, t, **kw: TF.linear_cross_entropy(x, w, t, **kw),
+      lambda rng: [rng.standard_normal((5, 4)), rng.standard_normal((6, 4)), rng.dirichlet(np.ones(6), 5)],
+      ["functional.linear_cross_entropy"])
+fcase("F.linear_cross_entropy[K-dimensional out_features=(3,), reference path]",
+      lambda x, w, b, t, **kw: F.linear_cross_entropy(x, w, t, linear_bias=b, **kw),
+      lambda x, w, b, t, **kw: TF.linear_cross_entropy(x, w, t, linear_bias=b, **kw),
+      lambda rng: [rng.standard_normal((5, 4)), rng.standard_normal((6, 3, 4)), rng.standard_normal((6, 3)),
+                   rng.integers(0, 6, (5, 3))], ["functional.linear_cross_entropy"])
+fcase("F.linear_cross_entropy[unbatched]",
+      lambda x, w, t, **kw: F.linear_cross_entropy(x[0], w, t[0], chunk_size=3, **kw),
+      lambda x, w, t, **kw: TF.linear_cross_entropy(x[0], w, t[0], **kw),
+      _lce_inputs(1, 4, 9, False), ["functional.linear_cross_entropy"])
+module_case("nn.LinearCrossEntropyLoss(8, 23, bias=True, chunk_size=6)", FAMILY,
+            lambda: (nn.LinearCrossEntropyLoss(8, 23, bias=True, chunk_size=6),
+                     torch.nn.LinearCrossEntropyLoss(8, 23, bias=True)),
+            lambda rng: [rng.standard_normal((7, 8)), rng.integers(0, 23, 7)], covers=["nn.LinearCrossEntropyLoss"])
+module_case("nn.LinearCrossEntropyLoss(5, 6, weight, ls=0.2, ignore_index=1, none)", FAMILY,
+            lambda: (nn.LinearCrossEntropyLoss(5, 6, weight=_class_weight(6).astype(np.float32), label_smoothing=0.2,
+                                               ignore_index=1, reduction="none"),
+                     torch.nn.LinearCrossEntropyLoss(5, 6, weight=_t(_class_weight(6)), label_smoothing=0.2,
+                                                     ignore_index=1, reduction="none")),
+            lambda rng: [rng.standard_normal((7, 5)), rng.integers(0, 6, 7)], covers=["nn.LinearCrossEntropyLoss"])
+module_case("nn.LinearCrossEntropyLoss(4, 5, out_features=(2,))", FAMILY,
+            lambda: (nn.LinearCrossEntropyLoss(4, 5, out_features=(2,), bias=True),
+                     torch.nn.LinearCrossEntropyLoss(4, 5, out_features=(2,), bias=True)),
+            lambda rng: [rng.standard_normal((3, 4)), rng.integers(0, 5, (3, 2))], covers=["nn.LinearCrossEntropyLoss"])
+
+# -- AdaptiveLogSoftmaxWithLoss: forward, log_prob and predict --------------------------------------
+
+
+class _TorchASM(torch.nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.asm = torch.nn.AdaptiveLogSoftmaxWithLoss(*args, **kwargs)
+
+    def forward(self, x, t):
+        out = self.asm(x, t)
+        return tuple(out), self.asm.log_prob(x), self.asm.predict(x)
+
+
+class _FnetASM(nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.asm = nn.AdaptiveLogSoftmaxWithLoss(*args, **kwargs)
+
+    def forward(self, ctx, x, t):
+        out = self.asm(ctx, x, t)
+        return tuple(out), self.asm.log_prob(ctx.params["asm"], x), self.asm.predict(ctx.params["asm"], x)
+
+
+def _asm_inputs(n, d, n_classes):
+    def make(rng):
+        t = rng.integers(0, n_classes, n)
+        t[:3] = [0, n_classes - 1, n_classes // 2]  # the head, the last cluster and the middle
+        return [rng.standard_normal((n, d)), t]
+    return make
+
+
+for _args, _kwargs in [((8, 20, [4, 10]), dict(div_value=2.0)), ((6, 12, [5]), dict(head_bias=True)),
+                       ((16, 30, [3, 8, 20]), {})]:
+    module_case(f"nn.AdaptiveLogSoftmaxWithLoss{_args}{_kwargs}[forward, log_prob, predict]", FAMILY,
+                lambda a=_args, k=_kwargs: (_FnetASM(*a, **k), _TorchASM(*a, **k)),
+                _asm_inputs(9, _args[0], _args[1]), covers=["nn.AdaptiveLogSoftmaxWithLoss"])
+module_case("nn.AdaptiveLogSoftmaxWithLoss(6, 10, [4])[unbatched]", FAMILY,
+            lambda: (nn.AdaptiveLogSoftmaxWithLoss(6, 10, [4]), torch.nn.AdaptiveLogSoftmaxWithLoss(6, 10, [4])),
+            lambda rng: [rng.standard_normal(6), np.asarray(7)], covers=["nn.AdaptiveLogSoftmaxWithLoss"])

@@ -1,5 +1,5 @@
-"""Parity cases: BatchNorm, InstanceNorm, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm
-and their functional twins.
+"""Parity cases: BatchNorm, InstanceNorm, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm,
+CrossMapLRN2d, SyncBatchNorm and their functional twins.
 
 Training cases compare the output, the gradients and the buffers torch leaves behind
 (running statistics, ``num_batches_tracked``) with fnet's new state. Eval cases start
@@ -9,6 +9,8 @@ ignoring its buffers would fail.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -308,3 +310,51 @@ def _with_zero_row(rng):
 function_case("F.normalize[zero row]", "norm", lambda x: F.normalize(x, dim=1, eps=1e-6),
               lambda x: TF.normalize(x, dim=1, eps=1e-6), _with_zero_row,
               covers=["functional.normalize"])
+
+# -- CrossMapLRN2d: torch's legacy window and its hand-written backward ---------------------------
+
+for _args, _shape in [((5,), (2, 8, 3, 4)), ((3, 0.3, 0.8, 1.5), (2, 4, 3, 3)), ((2, 0.5, 0.5, 2.0), (1, 6, 2, 5)),
+                      ((4, 1e-2), (2, 3, 4, 4)), ((7, 0.2), (1, 5, 2, 2))]:
+    module_case(f"nn.CrossMapLRN2d{_args}[in={_shape}]", "norm",
+                lambda a=_args: (nn.CrossMapLRN2d(*a), torch.nn.CrossMapLRN2d(*a)),
+                _randn(*_shape, scale=2.0), covers=["nn.CrossMapLRN2d"])
+
+# -- SyncBatchNorm: on one process torch's SyncBatchNorm is BatchNorm over (N, C, *) -------------
+# (tests/test_sharding.py checks the statistics over a data axis of 8 devices)
+
+
+def _sync_bn(*args, **kwargs):
+    def build():
+        t = torch.nn.SyncBatchNorm(*args, **kwargs)
+        _randomize(t)
+        return nn.SyncBatchNorm(*args, **kwargs), t
+    return build
+
+
+for _shape, _kw, _train in [((6, 3), {}, True), ((4, 3, 5), {"momentum": None}, True), ((2, 3, 4, 5), {}, False),
+                            ((2, 3, 2, 3, 4), {"affine": False}, True), ((3, 3, 4, 5), {"track_running_stats": False}, False),
+                            ((2, 3, 2, 2, 2, 2), {}, True)]:
+    module_case(f"nn.SyncBatchNorm(3, {_kw})[in={_shape},{'train' if _train else 'eval'}]", "norm",
+                _sync_bn(3, **_kw), _randn(*_shape), train=_train, covers=["nn.SyncBatchNorm"])
+
+# -- layer_norm on torch's edge-case shapes: one-element and large normalized shapes ----------------
+# With a single element per normalized slice, x - mean is exactly 0 and the exact input
+# gradient is 0: fnet returns 0, torch's float32 backward returns rounding noise of up to
+# rsqrt(eps) * 1 ulp ~ 3e-5 (measured 1.5e-5 to 6.8e-5 on these inputs; its float64 backward
+# gives ~1e-14), so float32 compares those cases at grad_atol 1e-4.
+_LN_NOISE = {"grad_atol": 1e-4}
+_LN_NOTE = ("one element per normalized slice: the exact input gradient is 0 (fnet's); torch's float32 "
+            "backward leaves rounding noise up to 6.8e-5 (measured), so float32 uses grad_atol 1e-4")
+for _shape, _ns, _affine in [((4, 1), (1,), True), ((3, 1, 1), (1, 1), True), ((2, 3, 1), (1,), True),
+                             ((4, 1), (1,), False), ((4, 2), (2,), True), ((8, 3), (3,), False),
+                             ((2, 16384), (16384,), True), ((2, 48, 48), (48, 48), True)]:
+    _one = math.prod(_ns) == 1 and _affine
+
+    def _ln_inputs(rng, shape=_shape, ns=_ns, affine=_affine):
+        xs = [rng.standard_normal(shape)]
+        return xs + [rng.standard_normal(ns), rng.standard_normal(ns)] if affine else xs
+
+    function_case(f"F.layer_norm[edge shape {_shape}, normalized {_ns}, affine={_affine}]", "norm",
+                  lambda x, *wb, ns=_ns: F.layer_norm(x, ns, *wb), lambda x, *wb, ns=_ns: TF.layer_norm(x, ns, *wb),
+                  _ln_inputs, covers=["functional.layer_norm"], tol=_LN_NOISE if _one else None,
+                  note=_LN_NOTE if _one else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as TF
 
@@ -244,3 +245,116 @@ def _one_hot_case(name: str, num_classes: int, shape: tuple, high: int) -> None:
 
 for num_classes, shape, high in [(-1, (2, 3, 2), 5), (10, (2, 4), 6), (3, (), 3)]:
     _one_hot_case(f"F.one_hot[num_classes={num_classes};in={shape}]", num_classes, shape, high)
+
+# -- channel shuffle, pdist, torch's deprecated upsample aliases ---------------------------------
+
+_CHANNEL = [(2, (2, 6, 3, 4)), (3, (2, 9, 5)), (4, (1, 8, 2, 2, 3)), (1, (2, 3, 4))]
+_CHANNEL_CONFIGS = [(i, (g,), {}) for i, (g, _) in enumerate(_CHANNEL)]
+_grid_case("F.channel_shuffle[" + "; ".join(f"g={g} on {s}" for g, s in _CHANNEL) + "]", F.channel_shuffle,
+           TF.channel_shuffle, [s for _, s in _CHANNEL], _CHANNEL_CONFIGS, ["functional.channel_shuffle"])
+# torch's native kernel has no derivative ("not implemented"): its forward is compared, and
+# fnet's gradient is channel_shuffle's (the same function)
+function_case("F.native_channel_shuffle[" + "; ".join(f"g={g} on {s}" for g, s in _CHANNEL) + "; forward]",
+              "shape", _grid(F.native_channel_shuffle, _CHANNEL_CONFIGS),
+              _grid(TF.native_channel_shuffle, _CHANNEL_CONFIGS), _inputs(*[s for _, s in _CHANNEL]),
+              covers=["functional.native_channel_shuffle"], grad_inputs=False)
+module_case("nn.ChannelShuffle[g=3;in=(2, 6, 4, 5)]", "shape",
+            lambda: (nn.ChannelShuffle(3), torch.nn.ChannelShuffle(3)), _randn(2, 6, 4, 5),
+            covers=["nn.ChannelShuffle"])
+module_case("nn.ChannelShuffle[g=2;in=(4, 6, 2)]", "shape",
+            lambda: (nn.ChannelShuffle(2), torch.nn.ChannelShuffle(2)), _randn(4, 6, 2),
+            covers=["nn.ChannelShuffle"])
+
+
+def _repeat_first_row(shape):
+    def make(rng):
+        x = rng.standard_normal(shape)
+        x[-1] = x[0]  # a zero distance: its gradient is 0 in torch (and in fnet)
+        return [x]
+    return make
+
+
+for _p in (2, 1, 3, 0.5, 0, float("inf")):
+    function_case(f"F.pdist[p={_p};in=(6,4), a repeated row]", "shape", _fn(F.pdist, p=_p), _fn(TF.pdist, p=_p),
+                  _repeat_first_row((6, 4)), covers=["functional.pdist"])
+function_case("F.pdist[defaults;in=(1,3)]", "shape", F.pdist, TF.pdist, _randn(1, 3), covers=["functional.pdist"])
+
+
+def _quiet(f):
+    """torch's upsample aliases warn that they are deprecated, and so do fnet's (tested in tests/)."""
+    import warnings
+
+    def call(*xs, **kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return f(*xs, **kw)
+    return call
+
+
+for _fname, _kw, _shape in [("upsample", dict(scale_factor=2), (2, 3, 5)),
+                            ("upsample", dict(size=(5, 7), mode="bilinear"), (2, 2, 3, 4)),
+                            ("upsample", dict(scale_factor=1.5, mode="bicubic", align_corners=True), (1, 2, 4, 5)),
+                            ("upsample_nearest", dict(size=(5, 8)), (2, 2, 3, 4)),
+                            ("upsample_nearest", dict(scale_factor=2), (1, 2, 2, 3, 3)),
+                            ("upsample_bilinear", dict(size=(5, 7)), (2, 2, 3, 4)),
+                            ("upsample_bilinear", dict(scale_factor=2), (1, 3, 3, 3))]:
+    function_case(f"F.{_fname}[{_fmt(_kw)};in={_t(_shape)}]", "shape", _quiet(getattr(F, _fname)),
+                  _quiet(getattr(TF, _fname)), _randn(*_shape), kwargs=_kw, covers=[f"functional.{_fname}"])
+
+# -- grid_sample, affine_grid -------------------------------------------------------------------
+# Grids reach outside [-1, 1] (padding modes) and include the corners exactly; one case per
+# mode and rank runs every padding mode and both align_corners at once (one compile).
+
+
+def _grid_inputs(x_shape, g_shape):
+    def make(rng):
+        g = rng.uniform(-1.3, 1.3, g_shape)
+        g.reshape(-1)[:4] = [-1.0, 1.0, 0.5, 1.0]
+        return [rng.standard_normal(x_shape), g]
+    return make
+
+
+def _all_paddings(lib, mode):
+    def call(x, g):
+        return tuple(lib.grid_sample(x, g, mode=mode, padding_mode=p, align_corners=a)
+                     for p in ("zeros", "border", "reflection") for a in (False, True))
+    return call
+
+
+for _mode, _x, _g in [("bilinear", (2, 3, 5, 6), (2, 4, 7, 2)), ("nearest", (2, 3, 5, 6), (2, 4, 7, 2)),
+                      ("bicubic", (2, 3, 5, 6), (2, 4, 7, 2)), ("bilinear", (2, 2, 4, 5, 6), (2, 3, 4, 2, 3)),
+                      ("nearest", (1, 2, 4, 5, 3), (1, 2, 3, 4, 3)), ("bilinear", (1, 1, 1, 4), (1, 2, 3, 2))]:
+    function_case(f"F.grid_sample[{_mode};in={_t(_x)},grid={_t(_g)}; zeros/border/reflection x align_corners]",
+                  "shape", _all_paddings(F, _mode), _all_paddings(TF, _mode), _grid_inputs(_x, _g),
+                  covers=["functional.grid_sample"])
+
+
+def _affine(lib, size, align_corners):
+    def call(theta):
+        import warnings
+
+        with warnings.catch_warnings():  # unit-size grids with align_corners warn, on both sides
+            warnings.simplefilter("ignore")
+            return lib.affine_grid(theta, size, align_corners=align_corners)
+    return call
+
+
+for _size, _ac in [((2, 3, 4, 5), False), ((2, 3, 4, 5), True), ((3, 1, 1, 6), False), ((2, 1, 3, 4, 5), False),
+                   ((1, 2, 2, 1, 3), True)]:
+    _nd = len(_size) - 2
+    function_case(f"F.affine_grid[size={_t(_size)},align_corners={_ac}]", "shape", _affine(F, _size, _ac),
+                  _affine(TF, _size, _ac), lambda rng, s=_size, n=_nd: [rng.standard_normal((s[0], n, n + 1))],
+                  covers=["functional.affine_grid"])
+
+
+def _spatial_transformer(lib):
+    def call(x, theta):
+        grid = lib.affine_grid(theta, x.shape, align_corners=False)
+        return lib.grid_sample(x, grid, align_corners=False)
+    return call
+
+
+function_case("F.affine_grid->F.grid_sample[spatial transformer, gradient to theta]", "shape",
+              _spatial_transformer(F), _spatial_transformer(TF),
+              lambda rng: [rng.standard_normal((2, 3, 6, 7)), np.eye(2, 3) + 0.2 * rng.standard_normal((2, 2, 3))],
+              covers=["functional.affine_grid", "functional.grid_sample"])

@@ -1,0 +1,5 @@
+"""Parity: lazy family (cases in fnet/parity/cases/lazy.py)."""
+
+from fnet.parity.testing import family_test
+
+test_parity_lazy = family_test("lazy")
