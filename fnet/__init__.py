@@ -15,8 +15,10 @@ Parameter trees are torch ``state_dict``s, nested; see ``fnet.state_dict``,
 from . import config, functional, init, nn
 from . import optim
 from .io import CheckpointError, StateDictError, load, load_state_dict, save, state_dict, summary
+from ._port import Ported, UnsupportedOpsError, port
 
 __version__ = "0.1.0"
 
 __all__ = ["nn", "functional", "init", "config", "state_dict", "load_state_dict", "save", "load",
-           "summary", "StateDictError", "CheckpointError", "optim"]
+           "summary", "StateDictError", "CheckpointError", "optim", "port", "Ported",
+           "UnsupportedOpsError"]

@@ -85,7 +85,8 @@ def _canonical(array: np.ndarray, dtype: Any | None) -> jax.Array:
 
 
 def _aliases(model: Module) -> dict[str, str]:
-    """Prefixes of modules that appear twice in the tree -> their first (canonical) prefix."""
+    """Second names -> canonical names: prefixes of modules that appear twice in the tree,
+    and the exact names of tied parameters (``model.tied_parameters()``)."""
     first: dict[int, str] = {}
     aliases: dict[str, str] = {}
 
@@ -99,12 +100,17 @@ def _aliases(model: Module) -> dict[str, str]:
             walk(child, path + ".")
 
     walk(model, "")
+    aliases.update(model.tied_parameters())
     return aliases
+
+
+def _under(key: str, prefix: str) -> bool:
+    return key == prefix or key.startswith(prefix + ".")
 
 
 def _resolve_alias(key: str, aliases: Mapping[str, str]) -> str | None:
     for alias, canonical in aliases.items():
-        if key.startswith(alias + "."):
+        if _under(key, alias):
             return canonical + key[len(alias):]
     return None
 
@@ -116,8 +122,9 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
     Args:
         params: nested parameter dict.
         state: nested buffer dict (``running_mean`` ...), or None.
-        model: optional; when given, modules shared at several places in the tree are
-            written under every name, as torch's ``state_dict`` does.
+        model: optional; when given, modules shared at several places in the tree and
+            tied parameters are written under every name, and non-persistent buffers
+            are left out, as torch's ``state_dict`` does.
 
     Returns:
         ``{"fc1.weight": np.ndarray, ...}`` in torch's order (a module's parameters,
@@ -128,9 +135,11 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
     flat = _tree.flatten(_tree.merge_ordered(params, state or {}))
     out = {name: to_numpy(value) for name, value in flat.items()}
     if model is not None:
+        for name in model.non_persistent_buffers():
+            out.pop(name, None)
         for alias, canonical in _aliases(model).items():
             for name in list(out):
-                if name.startswith(canonical + "."):
+                if _under(name, canonical):
                     out[alias + name[len(canonical):]] = out[name]
     return out
 
@@ -172,6 +181,9 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
         raise TypeError(f"load_state_dict: expected a mapping of name -> tensor, got "
                         f"{type(state_dict).__name__}")
     want_params, want_state = _expected(model)
+    transient = set(model.non_persistent_buffers())  # state, but never in a state_dict
+    all_state = list(want_state)
+    want_state = {k: v for k, v in want_state.items() if k not in transient}
     aliases = _aliases(model)
     given: dict[str, Any] = {}
     unexpected: list[str] = []
@@ -210,9 +222,22 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
         fresh = {**_tree.flatten(fresh_params), **_tree.flatten(fresh_state)}
         for name in missing:
             arrays[name] = fresh[name]
+    if transient:
+        arrays.update(_declared_values(model, transient))
     params = _tree.unflatten({name: arrays[name] for name in want_params})
-    state = _tree.unflatten({name: arrays[name] for name in want_state})
+    state = _tree.unflatten({name: arrays[name] for name in all_state})
     return LoadedStateDict(params, state, missing, unexpected)
+
+
+def _declared_values(model: Module, names: set[str]) -> dict[str, jax.Array]:
+    """Initial values of the declared arrays ``names`` (non-persistent buffers)."""
+    out = {}
+    for prefix, module in model.named_modules():
+        for name, decl in module._declared():
+            full = f"{prefix}.{name}" if prefix else name
+            if full in names:
+                out[full] = decl.create(jax.random.key(0))
+    return out
 
 
 def save(path: str | os.PathLike, params: Mapping, state: Mapping | None = None, *,
