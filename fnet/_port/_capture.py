@@ -288,15 +288,17 @@ class _Converter:
 
         if not schema.returns or schema.returns[0].alias_info is None:
             return None
-        sets = schema.returns[0].alias_info.before_set
+        val = node.meta.get("val")
+        first = val[0] if isinstance(val, (list, tuple)) and val else val
         for i, a in enumerate(schema.arguments):
-            if a.alias_info is not None and a.alias_info.before_set & sets and i < len(node.args):
-                source = node.args[i]
-                val, src = node.meta.get("val"), getattr(source, "meta", {}).get("val")
-                first = val[0] if isinstance(val, (list, tuple)) and val else val
-                if isinstance(first, torch.Tensor) and isinstance(src, torch.Tensor):
-                    return i if torch._C._is_alias_of(first, src) else None
-                return i
+            if a.alias_info is None or a.alias_info.is_write or i >= len(node.args):
+                continue
+            src = getattr(node.args[i], "meta", {}).get("val")
+            if isinstance(first, torch.Tensor) and isinstance(src, torch.Tensor):
+                if torch._C._is_alias_of(first, src):
+                    return i
+                continue
+            return i  # no recorded values: trust the schema
         return None
 
     # -- mapped layers ------------------------------------------------------------------
@@ -320,7 +322,8 @@ class _Converter:
         groups: dict[str, str] = {}
         lasts: dict[str, str] = {}
         for call, nodes in members.items():
-            if not self.valid_group(call, nodes):
+            nodes = _without_size_arithmetic(nodes)
+            if not nodes or not self.valid_group(call, nodes):
                 continue
             for node in nodes:
                 groups[node.name] = call
@@ -372,6 +375,28 @@ class _Converter:
             name = getattr(out, "name", None)
             if name:
                 self.emit(Node("op", "operator.getitem", (ref, k)), name)
+
+
+def _without_size_arithmetic(nodes: list[Any]) -> list[Any]:
+    """A layer call's nodes minus the size arithmetic that only reads sizes from outside.
+
+    torch.export computes a symbolic size once (``batch * heads``) and reuses it in later
+    calls; such nodes stay in the program (they are Python ints under JAX) instead of
+    making the first call's nodes look used outside the layer.
+    """
+    import torch
+    import torch.fx
+
+    inside = {n.name for n in nodes}
+    lifted: set[str] = set()
+    for node in nodes:
+        val = node.meta.get("val")
+        if isinstance(val, torch.Tensor) or val is None:
+            continue
+        sources = [a for a in node.all_input_nodes if isinstance(a, torch.fx.Node)]
+        if all(a.name not in inside or a.name in lifted for a in sources):
+            lifted.add(node.name)
+    return [n for n in nodes if n.name not in lifted]
 
 
 def convert(ep: Any, mapped: Mapping[str, Any], canonical: Mapping[str, str]

@@ -88,8 +88,9 @@ def _scatter_through(root: jax.Array, chain: Sequence[Callable], value: jax.Arra
     """``root`` with the elements that ``chain`` selects replaced by ``value``."""
     if not chain:
         return jnp.broadcast_to(value, root.shape).astype(root.dtype)
-    positions = np.asarray(_apply(chain, jnp.arange(int(np.prod(root.shape)), dtype=jnp.int32)
-                                  .reshape(root.shape)))
+    with jax.ensure_compile_time_eval():  # element positions are constants, even under jit
+        positions = np.asarray(_apply(chain, jnp.arange(int(np.prod(root.shape)), dtype=jnp.int32)
+                                      .reshape(root.shape)))
     value = jnp.broadcast_to(value, positions.shape).astype(root.dtype)
     flat = jnp.reshape(root, -1).at[positions.reshape(-1)].set(jnp.reshape(value, -1))
     return flat.reshape(root.shape)
