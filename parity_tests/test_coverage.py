@@ -33,7 +33,8 @@ def _public(prefix: str, module_name: str) -> list[str]:
 def public_names() -> list[str]:
     names = (_public("nn", "fnet.nn") + _public("functional", "fnet.functional")
              + _public("init", "fnet.init") + _public("optim", "fnet.optim")
-             + _public("lr_scheduler", "fnet.optim.lr_scheduler") + _public("models", "fnet.models"))
+             + _public("lr_scheduler", "fnet.optim.lr_scheduler") + _public("models", "fnet.models")
+             + ["port"])  # fnet.port: the port family checks it on every acceptance model
     return sorted(set(names) - set(EXEMPT))
 
 
