@@ -53,13 +53,18 @@ def dynamic_batch_shapes(module: Any, args: tuple, kwargs: Mapping[str, Any]) ->
 def export(module: Any, args: tuple, kwargs: Mapping[str, Any], *, train: bool,
            dynamic_shapes: Any, preserve: Sequence[str]) -> Any:
     """``torch.export.export`` in the given mode; the module's modes are restored after."""
+    import warnings
+
     import torch
 
     modes = [(m, m.training) for m in module.modules()]
     module.train(train)
     try:
-        return torch.export.export(module, tuple(args), dict(kwargs), dynamic_shapes=dynamic_shapes,
-                                   preserve_module_call_signature=tuple(preserve))
+        with warnings.catch_warnings():
+            # nn.RNN* re-assign _flat_weights while traced: harmless, the port maps the layer
+            warnings.filterwarnings("ignore", message=".*_flat_weights.*were assigned during export")
+            return torch.export.export(module, tuple(args), dict(kwargs), dynamic_shapes=dynamic_shapes,
+                                       preserve_module_call_signature=tuple(preserve))
     finally:
         for m, mode in modes:
             m.training = mode
@@ -101,7 +106,8 @@ def convert_spec(spec: Any) -> Spec:
     """A torch pytree ``TreeSpec`` as a torch-free :class:`Spec`."""
     if spec.is_leaf():
         return Spec("leaf")
-    children = tuple(convert_spec(c) for c in spec.children_specs)
+    children = tuple(convert_spec(c) for c in (spec.children() if hasattr(spec, "children")
+                                                 else spec.children_specs))
     kind = spec.type
     if kind is tuple or (isinstance(kind, type) and issubclass(kind, tuple)):
         return Spec("tuple", children=children)

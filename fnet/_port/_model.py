@@ -64,6 +64,15 @@ class PortedNode(Module):
         self._port_arrays = dict(arrays)
         self._port_module_list = is_module_list
 
+    def __getattr__(self, name: str) -> Any:
+        # torch-style access to children (``model.encoder.layer``); only reached when
+        # normal lookup fails, so configuration attributes are unaffected
+        children = self.__dict__.get("_port_children", {})
+        if name in children:
+            return children[name]
+        raise AttributeError(f"{type(self).__name__} {self.__dict__.get('_port_class', '')!r} has no "
+                             f"attribute or child {name!r}")
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         seen: set[int] = set()
         for name, child in self._port_children.items():
@@ -233,7 +242,7 @@ class PortedModule(PortedNode):
         array = value if isinstance(value, jax.Array) else jnp.asarray(np.asarray(value))
         if array.ndim != len(meta.shape) or any(
                 want is not None and want != got for want, got in zip(meta.shape, array.shape)):
-            shape = tuple("*" if s is None else s for s in meta.shape)
+            shape = "(" + ", ".join("*" if s is None else str(s) for s in meta.shape) + ")"
             raise ValueError(f"{where}: expected shape {shape} (* = any size), got {tuple(array.shape)}")
         want = canonical_dtype(meta.dtype)
         if _kind(array.dtype) != _kind(want):

@@ -47,9 +47,42 @@ def port_case(model: PortModel, dtypes: tuple[str, ...], *, slow: bool = False, 
                            tol=tol if dtype == "float32" else tol64)
         report = ported.report
         report.name = name
+        if dtype == "float32":
+            report.diffs.extend(_saved_reloads(model, ported, module, args, kwargs))
         return report
 
     return register(ParityCase(name, FAMILY, ("port",), run, dtypes, note, slow))
+
+
+def _saved_reloads(model: PortModel, ported: Any, module: Any, args: tuple, kwargs: dict) -> list[Diff]:
+    """``ported.save`` loads into a fresh torch original with ``strict=True`` and gives its outputs.
+
+    Compared exactly: the file must hold the torch module's own values under its own
+    names (tied names included, non-persistent buffers left out, as torch's state_dict).
+    """
+    import os
+    import tempfile
+
+    import torch
+    from safetensors.torch import load_file
+
+    import fnet
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "port.safetensors")
+        ported.save(path)
+        twin = model.build(False)
+        twin.load_state_dict(load_file(path), strict=True)
+        reloaded, _ = fnet.load(path, ported.model)
+    diffs = [diff("state", f"saved->fnet.load {k}", v, fnet.state_dict(ported.params)[k], 0.0, 0.0)
+             for k, v in fnet.state_dict(reloaded).items()]
+    with torch.no_grad():
+        want, got = module.eval()(*args, **kwargs), twin.eval()(*args, **kwargs)
+    from fnet.parity._engine import flatten_outputs
+
+    for (label, g), (_, w) in zip(flatten_outputs(got), flatten_outputs(want)):
+        diffs.append(diff("output", f"saved->torch strict {label}", g, w, 0.0, 0.0))
+    return diffs
 
 
 # -- ten training steps against torch's (the loop compare_training will replace) ----------
