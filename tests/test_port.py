@@ -286,3 +286,20 @@ def test_in_place_writes_follow_torch_views():
     want = Writes()(x.clone())
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), _np(w), rtol=1e-6)
+
+
+def test_in_place_view_operators_keep_other_views():
+    class Reshapes(tnn.Module):
+        def forward(self, x):
+            y = x * 1.0
+            first = y[0]
+            y.unsqueeze_(0)       # y is now (1, 3, 4); `first` still views row 0
+            y[0, 1] = 7.0         # write through the re-viewed name
+            y.squeeze_(0)
+            return first * 1.0, y * 1.0
+
+    x = torch.randn(3, 4)
+    model, params, state = fnet.port(Reshapes(), (x,), dynamic_batch=False, check=False)
+    got = model.apply(params, state, jnp.asarray(x.numpy()))[0]
+    for g, w in zip(got, Reshapes()(x.clone())):
+        np.testing.assert_allclose(np.asarray(g), _np(w), rtol=1e-6)

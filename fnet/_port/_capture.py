@@ -383,6 +383,31 @@ class _Converter:
                 self.emit(Node("op", "operator.getitem", (ref, k)), name)
 
 
+def convert_graph(module: Any) -> tuple[Program, Unsupported]:
+    """A plain ATen ``GraphModule`` (``make_fx``) as a :class:`Program`; placeholders are its inputs.
+
+    The outputs come back as a flat tuple. Used to test the interpreter operator by
+    operator against torch (``parity_tests/test_port_ops.py``).
+    """
+    converter = _Converter(None, {}, {})
+    outputs: tuple = ()
+    count = 0
+    for node in module.graph.nodes:
+        if node.op == "get_attr":  # tensor constants
+            value = getattr(module, node.target)
+            converter.emit(Node("constant", node.target, (Constant(to_numpy(value)),)), node.name)
+        elif node.op == "placeholder":
+            converter.emit(Node("input", str(count), meta=tensor_meta(node.meta.get("val"))), node.name)
+            count += 1
+        elif node.op == "call_function":
+            converter.call(node)
+        elif node.op == "output":
+            result = node.args[0]
+            outputs = tuple(converter.arg(v) for v in (result if isinstance(result, (tuple, list)) else [result]))
+    leaves = Spec("tuple", children=tuple(Spec("leaf") for _ in outputs))
+    return Program(tuple(converter.nodes), outputs, leaves), converter.unsupported
+
+
 def _without_size_arithmetic(nodes: list[Any]) -> list[Any]:
     """A layer call's nodes minus the size arithmetic that only reads sizes from outside.
 

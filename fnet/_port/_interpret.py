@@ -74,8 +74,13 @@ class _Views:
 
     def add(self, index: int, parent: int, fn: Callable | str | None) -> None:
         root, chain = self.root(parent)
-        self.chain[index] = (root, chain if fn == _SAME else chain + (fn,))
-        self.of_root.setdefault(root, []).append(index)
+        self.bind(index, root, chain if fn == _SAME else chain + (fn,))
+
+    def bind(self, index: int, root: int, chain: tuple) -> None:
+        self.chain[index] = (root, chain)
+        members = self.of_root.setdefault(root, [])
+        if index not in members:
+            members.append(index)
 
 
 def _apply(chain: Sequence[Callable | None], value: Any) -> Any:
@@ -128,6 +133,8 @@ def run_program(program: Program, *, inputs: Sequence[Any], param: Callable[[str
     """
     env: dict[int, Any] = {}
     views = _Views()
+    # A root whose own value was re-viewed in place (x.unsqueeze_(0)) keeps its storage here.
+    storage: dict[int, Any] = {}
     sources: dict[int, tuple[str, str]] = {}  # root index -> ("buffer" | "param", name)
     written: dict[str, Any] = {}
 
@@ -156,8 +163,12 @@ def run_program(program: Program, *, inputs: Sequence[Any], param: Callable[[str
         if _OPAQUE in chain:
             raise ProgramError(f"{node.where or node.target}: a write through a view that changes the "
                                f"element type ({node.target}) is not supported")
-        new_root = _scatter_through(env[root], chain, new) if chain else new
-        env[root] = new_root
+        old = storage.get(root, env[root])
+        new_root = _scatter_through(old, chain, new) if chain else new
+        if root in storage:
+            storage[root] = new_root
+        else:
+            env[root] = new_root
         if kind == "buffer":
             written[name] = new_root
         for other in views.of_root.get(root, ()):
@@ -208,10 +219,11 @@ def run_program(program: Program, *, inputs: Sequence[Any], param: Callable[[str
         env[i] = result
         if node.inplace:
             target = node.args[node.writes[0]].index
-            if node.view_of is not None:  # t_(), unsqueeze_(): rebinds the name to a new view
-                if views.of_root.get(views.root(target)[0]):
-                    raise ProgramError(f"{node.where or node.target}: an in-place view operation on a "
-                                       f"tensor that has views ({node.target}) is not supported")
+            if node.view_of is not None:  # t_(), unsqueeze_(): the name becomes a new view
+                root, chain = views.root(target)
+                if target == root and root not in storage:
+                    storage[root] = env[root]  # other views still address the old layout
+                views.bind(target, root, chain + (_view_fn(node, args, kwargs, handler),))
                 env[target] = result
             else:
                 write(target, result, node)

@@ -38,7 +38,7 @@ class Constant:
     __slots__ = ("value", "_digest")
 
     def __init__(self, value: np.ndarray):
-        self.value = np.ascontiguousarray(value)
+        self.value = np.array(value, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         self._digest = (self.value.shape, str(self.value.dtype),
                         hashlib.blake2b(self.value.tobytes(), digest_size=16).hexdigest())
 

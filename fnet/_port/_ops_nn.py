@@ -81,15 +81,19 @@ def batch_norm(input, weight, bias, running_mean, running_var, training, momentu
 def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
     out, mean, var = F.batch_norm_with_stats(input, running_mean, running_var, weight, bias,
                                              training, momentum, eps)
-    save = _batch_stats(input, eps) if training else (jnp.zeros((0,), input.dtype),) * 2
-    return (out, *save), mean, var
+    return (out, *_saved_stats(input, eps, training)), mean, var
+
+
+def _saved_stats(input, eps, training):
+    """save_mean / save_invstd: the batch statistics in training, empty otherwise (torch)."""
+    return _batch_stats(input, eps) if training else (jnp.zeros((0,), input.dtype),) * 2
 
 
 @op("aten._native_batch_norm_legit.default", writes=(3, 4))
 def native_batch_norm_legit(input, weight, bias, running_mean, running_var, training, momentum, eps):
     out, mean, var = F.batch_norm_with_stats(input, running_mean, running_var, weight, bias,
                                              training, momentum, eps)
-    return (out, *_batch_stats(input, eps)), mean, var
+    return (out, *_saved_stats(input, eps, training)), mean, var
 
 
 @op("aten._native_batch_norm_legit_functional.default")
@@ -97,7 +101,7 @@ def native_batch_norm_legit_functional(input, weight, bias, running_mean, runnin
                                        momentum, eps):
     out, mean, var = F.batch_norm_with_stats(input, running_mean, running_var, weight, bias,
                                              training, momentum, eps)
-    return out, *_batch_stats(input, eps), mean, var
+    return out, *_saved_stats(input, eps, training), mean, var
 
 
 @op("aten._native_batch_norm_legit.no_stats")
@@ -152,10 +156,6 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     return F.rms_norm(input, tuple(normalized_shape), weight, eps)
 
-
-@op("aten.local_response_norm.default")
-def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
-    return F.local_response_norm(input, size, alpha, beta, k)
 
 
 # -- embedding, softmax, attention --------------------------------------------------------

@@ -261,9 +261,13 @@ op("aten.selu.default")(F.selu)
 op("aten.hardswish.default")(F.hardswish)
 op("aten.hardsigmoid.default")(F.hardsigmoid)
 op("aten.log_sigmoid.default")(F.logsigmoid)
-op("aten.softsign.default")(F.softsign)
-op("aten.tanhshrink.default")(F.tanhshrink)
-op("aten.prelu.default", "aten._prelu_kernel.default")(F.prelu)
+op("aten.prelu.default")(F.prelu)
+
+
+@op("aten._prelu_kernel.default")
+def prelu_kernel(self, weight):
+    # the kernel behind F.prelu: weight already has the broadcast shape (1, C, 1, ...)
+    return jnp.where(self > 0, self, weight * self)
 
 
 @op("aten.log_sigmoid_forward.default")

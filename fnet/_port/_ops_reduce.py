@@ -17,13 +17,24 @@ from ._optable import op
 
 
 def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:
-    if dim is None:
+    """Reduction axes; torch lets a 0-d tensor take dim 0 / -1 (the whole scalar)."""
+    if dim is None or ndim == 0:
         return None
     if isinstance(dim, int):
         dim = [dim]
     if len(dim) == 0:
         return None
-    return tuple(d % max(ndim, 1) for d in dim)
+    return tuple(d % ndim for d in dim)
+
+
+def _scalar_dim(fn):
+    """Runs ``fn(x, dim, ...)`` on a 0-d ``x`` as on its 1-element vector (torch's rule)."""
+    def wrapped(self, *args, **kwargs):
+        if self.ndim:
+            return fn(self, *args, **kwargs)
+        out = fn(self.reshape(1), *args, **kwargs)  # dim 0 or -1 address the one element
+        return tuple(o.reshape(()) for o in out) if isinstance(out, tuple) else out.reshape(())
+    return wrapped
 
 
 def _cast(x, dtype):
@@ -57,7 +68,7 @@ def prod(self, dtype=None):
 
 @op("aten.prod.dim_int")
 def prod_dim(self, dim, keepdim=False, dtype=None):
-    return jnp.prod(_cast(self, dtype), axis=dim, keepdims=keepdim)
+    return jnp.prod(_cast(self, dtype), axis=_axes(dim, self.ndim), keepdims=keepdim)
 
 
 @op("aten.amax.default")
@@ -81,27 +92,34 @@ def min_(self):
 
 
 @op("aten.max.dim")
+@_scalar_dim
 def max_dim(self, dim, keepdim=False):
     return jnp.max(self, axis=dim, keepdims=keepdim), jnp.argmax(self, axis=dim, keepdims=keepdim)
 
 
 @op("aten.min.dim")
+@_scalar_dim
 def min_dim(self, dim, keepdim=False):
     return jnp.min(self, axis=dim, keepdims=keepdim), jnp.argmin(self, axis=dim, keepdims=keepdim)
 
 
 @op("aten.aminmax.default")
 def aminmax(self, dim=None, keepdim=False):
-    return jnp.min(self, axis=dim, keepdims=keepdim), jnp.max(self, axis=dim, keepdims=keepdim)
+    axes = _axes(dim, self.ndim)
+    return jnp.min(self, axis=axes, keepdims=keepdim), jnp.max(self, axis=axes, keepdims=keepdim)
 
 
 @op("aten.argmax.default")
 def argmax(self, dim=None, keepdim=False):
+    if self.ndim == 0:
+        return jnp.zeros((), jnp.int32)
     return jnp.argmax(self, axis=dim, keepdims=keepdim)
 
 
 @op("aten.argmin.default")
 def argmin(self, dim=None, keepdim=False):
+    if self.ndim == 0:
+        return jnp.zeros((), jnp.int32)
     return jnp.argmin(self, axis=dim, keepdims=keepdim)
 
 
@@ -197,22 +215,26 @@ def norm(self, p=2, dim=None, keepdim=False, dtype=None):
 
 
 @op("aten.cumsum.default")
+@_scalar_dim
 def cumsum(self, dim, dtype=None):
     return jnp.cumsum(_cast(self, dtype), axis=dim)
 
 
 @op("aten.cumprod.default")
+@_scalar_dim
 def cumprod(self, dim, dtype=None):
     return jnp.cumprod(_cast(self, dtype), axis=dim)
 
 
 @op("aten.cummax.default")
+@_scalar_dim
 def cummax(self, dim):
     values = lax.cummax(self, axis=dim % self.ndim)
     return values, _running_arg(self, values, dim)
 
 
 @op("aten.cummin.default")
+@_scalar_dim
 def cummin(self, dim):
     values = lax.cummin(self, axis=dim % self.ndim)
     return values, _running_arg(self, values, dim)
@@ -226,11 +248,13 @@ def _running_arg(x, running, dim):
 
 
 @op("aten.logcumsumexp.default")
+@_scalar_dim
 def logcumsumexp(self, dim):
     return lax.cumlogsumexp(self, axis=dim % self.ndim)
 
 
 @op("aten.sort.default", "aten.sort.stable")
+@_scalar_dim
 def sort(self, dim=-1, descending=False, stable=False):
     key = -self if descending and not jnp.issubdtype(self.dtype, jnp.bool_) else self
     indices = jnp.argsort(key, axis=dim, stable=True)
@@ -245,6 +269,7 @@ def argsort(self, dim=-1, descending=False, stable=False):
 
 
 @op("aten.topk.default")
+@_scalar_dim
 def topk(self, k, dim=-1, largest=True, sorted=True):
     moved = jnp.moveaxis(self, dim, -1)
     values, indices = lax.top_k(moved if largest else -moved, k)
@@ -254,6 +279,7 @@ def topk(self, k, dim=-1, largest=True, sorted=True):
 
 
 @op("aten.kthvalue.default")
+@_scalar_dim
 def kthvalue(self, k, dim=-1, keepdim=False):
     values, indices = sort(self, dim)
     v = jnp.take(values, k - 1, axis=dim)

@@ -155,6 +155,8 @@ def diagonal(self, offset=0, dim1=0, dim2=1):
 
 @op("aten.unfold.default")
 def unfold(self, dimension, size, step):
+    if self.ndim == 0:
+        return self.reshape(1)  # torch: a 0-d tensor unfolds into one window of size 1
     d = _dim(dimension, self.ndim)
     n = (self.shape[d] - size) // step + 1
     windows = np.arange(n)[:, None] * step + np.arange(size)[None, :]  # (n, size)
@@ -236,7 +238,7 @@ def clone(self, memory_format=None):
 
 
 @op("aten.to.dtype", "aten.to.device", "aten.to.dtype_layout", "aten._to_copy.default",
-    "aten.to.prim_dtype", "aten.to.prim_Device", "aten._to_dim_order_copy.default")
+    "aten.to.prim_dtype", "aten.to.prim_Device")
 def to(self, *args, dtype=None, **kwargs):
     for arg in args:  # the positional dtype of to.dtype / to.device
         if isinstance(arg, jnp.dtype) or (isinstance(arg, type) and issubclass(arg, np.generic)):
@@ -285,7 +287,7 @@ def view_as_complex(self):
 
 @op("aten.complex.default")
 def complex_(real, imag):
-    return lax.complex(real, imag)
+    return lax.complex(*jnp.broadcast_arrays(real, imag))
 
 
 @op("aten.polar.default")
@@ -416,10 +418,10 @@ def index(self, indices):
 
 def _mask_put(self, mask, values, accumulate):
     """``self[mask] = values`` for one boolean mask over the leading dimensions."""
-    mask = jnp.reshape(mask, mask.shape + (1,) * (self.ndim - mask.ndim))
+    trailing = self.shape[mask.ndim:]
+    mask = jnp.reshape(mask, mask.shape + (1,) * len(trailing))
     full = jnp.broadcast_to(mask, self.shape)
     values = jnp.asarray(values, self.dtype)
-    trailing = self.shape[mask.ndim:]
     if values.ndim == 0 or values.shape == trailing or values.size == 1:
         new = jnp.broadcast_to(values.reshape(values.shape if values.ndim else ()), self.shape)
     else:  # one row of values per selected position, in order: the k-th True takes row k
@@ -444,6 +446,8 @@ def index_put(self, indices, values, accumulate=False):
 
 @op("aten.index_select.default")
 def index_select(self, dim, index):
+    if self.ndim == 0:  # torch: a 0-d tensor and a one-element index give a 0-d result
+        return jnp.take(self.reshape(1), jnp.reshape(index, (-1,))).reshape(())
     return jnp.take(self, index, axis=_dim(dim, self.ndim))
 
 
@@ -543,22 +547,36 @@ def _dim_index(self, dim, index) -> tuple:
     return (slice(None),) * d + (index,)
 
 
+def _as_vector(fn):
+    """Runs an indexed update on a 0-d ``self`` as on its 1-element vector (torch's rule)."""
+    def wrapped(self, dim, index, *args, **kwargs):
+        if self.ndim:
+            return fn(self, dim, index, *args, **kwargs)
+        args = [jnp.reshape(a, (-1,)) if hasattr(a, "ndim") and a.ndim == 0 else a for a in args]
+        return fn(self.reshape(1), 0, jnp.reshape(index, (-1,)), *args, **kwargs).reshape(())
+    return wrapped
+
+
 @op("aten.index_add.default")
+@_as_vector
 def index_add(self, dim, index, source, alpha=1):
     return self.at[_dim_index(self, dim, index)].add(source if alpha == 1 else alpha * source)
 
 
 @op("aten.index_copy.default")
+@_as_vector
 def index_copy(self, dim, index, source):
     return self.at[_dim_index(self, dim, index)].set(source)
 
 
 @op("aten.index_fill.int_Scalar", "aten.index_fill.int_Tensor")
+@_as_vector
 def index_fill(self, dim, index, value):
     return self.at[_dim_index(self, dim, index)].set(value)
 
 
 @op("aten.index_reduce.default")
+@_as_vector
 def index_reduce(self, dim, index, source, reduce, include_self=True):
     d = _dim(dim, self.ndim)
     shape = [1] * source.ndim
@@ -574,7 +592,8 @@ def masked_fill(self, mask, value):
 
 @op("aten.masked_scatter.default")
 def masked_scatter(self, mask, source):
-    mask = jnp.broadcast_to(mask, self.shape)
+    shape = jnp.broadcast_shapes(self.shape, mask.shape)
+    self, mask = jnp.broadcast_to(self, shape), jnp.broadcast_to(mask, shape)
     positions = jnp.clip(jnp.cumsum(mask.reshape(-1)) - 1, 0)
     taken = jnp.take(jnp.reshape(source, -1), positions).reshape(self.shape)
     return jnp.where(mask, taken, self)
@@ -664,9 +683,14 @@ def full(size, fill_value, dtype=None, **kwargs):
     return jnp.full(_size(size), fill_value, dtype)
 
 
-@op("aten.zeros.default", "aten.empty.memory_format", "aten.new_empty_strided.default")
+@op("aten.zeros.default", "aten.empty.memory_format")
 def zeros(size, *args, dtype=None, **kwargs):
     return jnp.zeros(_size(size), dtype)
+
+
+@op("aten.new_empty_strided.default")
+def new_empty_strided(self, size, stride, dtype=None, **kwargs):
+    return jnp.zeros(_size(size), dtype or self.dtype)
 
 
 @op("aten.empty_strided.default")

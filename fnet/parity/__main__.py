@@ -31,12 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print every tensor's error")
     parser.add_argument("--summary", dest="summary_path",
                         help="write a per-family markdown summary (the README's parity table) here")
+    from .._port import cli as port_cli
+
+    port_cli.add_arguments(parser)
     args = parser.parse_args(argv)
 
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from . import _registry
 
-    cases = _registry.all_cases(args.family, args.pattern)
+    cases = port_cli.cases(args) if args.port else _registry.all_cases(args.family, args.pattern)
     if args.quick:
         cases = [c for c in cases if not c.slow]
     if args.list:
