@@ -79,6 +79,8 @@ def _run_sample(info, fn, sample, inplace: bool):
     if unsupported:
         return None
     want = [w for w in _pytree.tree_leaves(want) if isinstance(w, torch.Tensor)]
+    if not want:  # only sizes (broadcast_shapes): nothing to compare
+        return None
     if any(w.is_complex() or w.dtype in (torch.bfloat16, torch.float16) for w in want):
         return None
     def run(*xs):
@@ -103,7 +105,9 @@ def _run_sample(info, fn, sample, inplace: bool):
             return f"shape {g.shape}, torch {w.shape}"
         if g.dtype != w.dtype:
             return f"dtype {g.dtype}, torch {w.dtype}"
-        if not np.allclose(g, w, rtol=1e-5, atol=1e-5, equal_nan=True):
+        # float32 rounding relative to the output's scale (sums, FFTs of large values)
+        scale = float(np.nanmax(np.abs(w), initial=0.0)) if w.size and np.issubdtype(w.dtype, np.floating) else 0.0
+        if not np.allclose(g, w, rtol=1e-5, atol=1e-5 * max(1.0, scale), equal_nan=True):
             return f"max difference {np.nanmax(np.abs(g.astype(float) - w.astype(float))):.2e}"
     return None
 

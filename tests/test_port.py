@@ -303,3 +303,24 @@ def test_in_place_view_operators_keep_other_views():
     got = model.apply(params, state, jnp.asarray(x.numpy()))[0]
     for g, w in zip(got, Reshapes()(x.clone())):
         np.testing.assert_allclose(np.asarray(g), _np(w), rtol=1e-6)
+
+
+def test_results_that_are_views_only_sometimes():
+    class Maybe(tnn.Module):
+        def forward(self, x):
+            y = x * 1.0
+            copied = y.t().reshape(-1)        # not viewable: torch copies
+            viewed = y.reshape(-1)            # viewable: a view of y
+            wider = y.to(torch.float64)       # a new tensor
+            same = y.contiguous()             # y itself
+            copied[0] = 100.0
+            wider[0, 0] = -100.0
+            same[1, 1] = 7.0                  # reaches y and viewed
+            return y * 1.0, viewed * 1.0, copied * 1.0, wider * 1.0
+
+    x = torch.randn(3, 4)
+    model, params, state = fnet.port(Maybe(), (x,), dynamic_batch=False, check=False)
+    with jax.enable_x64(True):
+        got = model.apply(params, state, jnp.asarray(x.numpy()))[0]
+        for g, w in zip(got, Maybe()(x.clone())):
+            np.testing.assert_allclose(np.asarray(g), _np(w), rtol=1e-6)

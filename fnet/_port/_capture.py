@@ -289,22 +289,13 @@ class _Converter:
         self.emit(Node("op", handler_name, args, kwargs, meta, where, writes, inplace, view_of), node.name)
 
     def view_source(self, node: Any, schema: Any) -> int | None:
-        """Position of the argument the result aliases, when torch really aliased it."""
-        import torch
-
+        """Position of the argument the result is a view of (None: a new tensor)."""
         if not schema.returns or schema.returns[0].alias_info is None:
             return None
-        val = node.meta.get("val")
-        first = val[0] if isinstance(val, (list, tuple)) and val else val
         for i, a in enumerate(schema.arguments):
             if a.alias_info is None or a.alias_info.is_write or i >= len(node.args):
                 continue
-            src = getattr(node.args[i], "meta", {}).get("val")
-            if isinstance(first, torch.Tensor) and isinstance(src, torch.Tensor):
-                if torch._C._is_alias_of(first, src):
-                    return i
-                continue
-            return i  # no recorded values: trust the schema
+            return i if _really_aliases(node, node.args[i]) else None
         return None
 
     # -- mapped layers ------------------------------------------------------------------
@@ -406,6 +397,47 @@ def convert_graph(module: Any) -> tuple[Program, Unsupported]:
             outputs = tuple(converter.arg(v) for v in (result if isinstance(result, (tuple, list)) else [result]))
     leaves = Spec("tuple", children=tuple(Spec("leaf") for _ in outputs))
     return Program(tuple(converter.nodes), outputs, leaves), converter.unsupported
+
+
+# Operators whose result is a view only sometimes (torch copies when it must).
+_MAYBE_VIEWS = {"aten.reshape.default", "aten.flatten.using_ints", "aten.reshape_as.default",
+                "aten.contiguous.default", "aten.to.dtype", "aten.to.dtype_layout", "aten.to.device",
+                "aten.to.other", "aten.type_as.default", "aten.to.prim_dtype"}
+
+
+def _hint(size: Any) -> int:
+    node = getattr(size, "node", None)
+    hint = getattr(node, "hint", None) if node is not None else None
+    return int(hint) if hint is not None else int(size)
+
+
+def _really_aliases(node: Any, source: Any) -> bool:
+    """Whether a possibly-aliasing result is a view, decided as torch decides it.
+
+    ``reshape``/``flatten`` view when the source's strides allow it, ``contiguous`` when
+    the source is contiguous, ``to``/``type_as`` when nothing changes. Everything else
+    whose schema aliases (``view``, ``transpose``, ``select``, ``slice``...) is a view.
+    """
+    import torch
+
+    name = target_name(node.target)
+    if name not in _MAYBE_VIEWS:
+        return True
+    val = node.meta.get("val")
+    src = getattr(source, "meta", {}).get("val")
+    if not (isinstance(val, torch.Tensor) and isinstance(src, torch.Tensor)):
+        return True
+    if name.startswith("aten.to.") or name == "aten.type_as.default":
+        return val.dtype == src.dtype and not node.kwargs.get("copy", False)
+    layout = torch.empty_strided([_hint(s) for s in src.shape], [_hint(s) for s in src.stride()],
+                                 device="meta")
+    if name == "aten.contiguous.default":
+        return layout.is_contiguous()
+    try:
+        layout.view([_hint(s) for s in val.shape])
+        return True
+    except RuntimeError:
+        return False
 
 
 def _without_size_arithmetic(nodes: list[Any]) -> list[Any]:

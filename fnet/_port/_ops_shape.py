@@ -88,7 +88,7 @@ def permute(self, dims):
 
 @op("aten.transpose.int", "aten.swapaxes.default", "aten.swapdims.default")
 def transpose(self, dim0, dim1):
-    return jnp.swapaxes(self, dim0, dim1)
+    return self if self.ndim == 0 else jnp.swapaxes(self, dim0, dim1)
 
 
 @op("aten.t.default")
@@ -472,8 +472,10 @@ def _grid(index, dim: int) -> tuple:
 
 @op("aten.gather.default")
 def gather(self, dim, index, sparse_grad=False):
-    if self.ndim == 0:
-        return self
+    if index.size == 0:
+        return jnp.zeros(index.shape, self.dtype)
+    if self.ndim == 0:  # torch reads the scalar at every (zero) index
+        return jnp.broadcast_to(self, index.shape)
     return self[_grid(index, dim)]
 
 
