@@ -172,10 +172,8 @@ class Program:
         nodes: the steps in execution order.
         outputs: the leaves of the user output (:class:`Ref` or constants).
         out_spec: how to rebuild the output structure from ``outputs``.
-        random: whether running it draws random numbers (dropout in training).
     """
 
     nodes: tuple[Node, ...]
     outputs: tuple
     out_spec: Spec
-    random: bool = False

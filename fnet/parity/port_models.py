@@ -67,7 +67,8 @@ def _linear_regression(train_ready: bool):
     return _torch().nn.Linear(2, 1)
 
 
-def _logistic_regression(train_ready: bool):
+def logistic_regression(train_ready: bool = False):
+    """The model of ``examples/logistic_regression.py``: Linear(2, 1) + sigmoid."""
     torch = _torch()
 
     class TorchLogistic(torch.nn.Module):
@@ -81,7 +82,8 @@ def _logistic_regression(train_ready: bool):
     return TorchLogistic()
 
 
-def _autoencoder(train_ready: bool):
+def autoencoder(train_ready: bool = False):
+    """The model of ``examples/autoencoder.py``: Sequential encoder and decoder."""
     torch = _torch()
 
     class TorchAutoencoder(torch.nn.Module):
@@ -119,7 +121,8 @@ def lenet(train_ready: bool = False):
     return TorchLeNet()
 
 
-def _custom_layer(train_ready: bool):
+def custom_layer(train_ready: bool = False):
+    """The model of ``examples/custom_layer.py``: a module with its own parameters, then Linear."""
     torch = _torch()
 
     class TorchGatedLinear(torch.nn.Module):
@@ -161,7 +164,8 @@ def lstm_classifier(train_ready: bool = False, hidden: int = 64):
     return TorchClassifier()
 
 
-def _save_load(train_ready: bool):
+def save_load_net(train_ready: bool = False):
+    """The classifier of ``examples/save_load.py``: two Linear layers."""
     torch = _torch()
 
     class TorchNet(torch.nn.Module):
@@ -211,17 +215,17 @@ def _token_batch(vocab: int, batch: int = 3, seq: int = 7, pad_from: int = 5):
 
 _add(PortModel("linear_regression", _linear_regression, _rows((16, 2)), "mse", 1,
                description="examples/linear_regression.py: nn.Linear(2, 1)"))
-_add(PortModel("logistic_regression", _logistic_regression, _rows((16, 2)), "bce", 1,
+_add(PortModel("logistic_regression", logistic_regression, _rows((16, 2)), "bce", 1,
                description="examples/logistic_regression.py: Linear + sigmoid"))
-_add(PortModel("autoencoder", _autoencoder, _rows((8, 64)), "mse", 64,
+_add(PortModel("autoencoder", autoencoder, _rows((8, 64)), "mse", 64,
                description="examples/autoencoder.py: Sequential encoder/decoder"))
 _add(PortModel("lenet", lenet, _rows((4, 3, 32, 32)), "cross_entropy", 10,
                description="examples/cifar10_lenet.py: Conv2d, MaxPool2d, view(-1, 400)"))
-_add(PortModel("custom_layer", _custom_layer, _rows((8, 4)), "cross_entropy", 3,
+_add(PortModel("custom_layer", custom_layer, _rows((8, 4)), "cross_entropy", 3,
                description="examples/custom_layer.py: a module with its own nn.Parameters"))
 _add(PortModel("lstm_classifier", lstm_classifier, _rows((4, 6, 8)), "cross_entropy", 10,
                description="examples/lstm_classifier.py: 2-layer LSTM(batch_first=True), last step"))
-_add(PortModel("save_load", _save_load, _rows((8, 64)), "cross_entropy", 10,
+_add(PortModel("save_load", save_load_net, _rows((8, 64)), "cross_entropy", 10,
                description="examples/save_load.py: two Linear layers"))
 _add(PortModel("minilm_classifier", _minilm_classifier, _token_batch(30522, 2, 8, 6), "cross_entropy", 2,
                large=True, description="examples/bert_finetune.py: all-MiniLM-L6-v2 + classifier head"))

@@ -211,8 +211,15 @@ _LLAMA_TOL64 = {"atol": 1e-5, "grad_atol": 3e-4}
 _LLAMA_NOTE64 = ("transformers' Llama computes RoPE cos/sin and RMSNorm statistics in float32 even in "
                  "float64 (measured 1.0e-6 forward, 1.1e-4 gradient differences); without those "
                  "upcasts the port agrees to 6e-15 / 1.4e-13")
+# The real all-MiniLM-L6-v2: the engine's loss weighs all 2x8x384 hidden states, so the
+# embedding gradients reach 240 in magnitude; torch's own float32 gradients differ from its
+# float64 ones by up to 2.3e-4 there, the port's from torch's float32 ones by 2.3e-4.
+_MINILM_TOL = {"grad_atol": 5e-4}
+_MINILM_NOTE = ("gradients up to 240 (every hidden state weighted): torch's own float32 vs float64 "
+                "gradients differ by 2.3e-4, the port vs torch float32 by 2.3e-4; float64 agrees to 5e-13")
 _TOLERANCES = {"hf.gpt2": (_LM_TOL, None, _LM_NOTE), "hf.roberta": (_LM_TOL, None, _LM_NOTE),
-               "hf.llama": (_LM_TOL, _LLAMA_TOL64, _LM_NOTE + "; " + _LLAMA_NOTE64)}
+               "hf.llama": (_LM_TOL, _LLAMA_TOL64, _LM_NOTE + "; " + _LLAMA_NOTE64),
+               "minilm": (_MINILM_TOL, None, _MINILM_NOTE)}
 
 for _model in MODELS.values():
     _tol, _tol64, _note = _TOLERANCES.get(_model.name, (None, None, ""))
