@@ -204,8 +204,8 @@ def _make(torch_module: Any, args: tuple, kwargs: dict, dynamic_batch: bool, dyn
     programs, slots, unsupported, in_spec = {}, None, {}, None
     for mode in ("train", "eval"):
         try:
-            ep = _capture.export(torch_module, args, kwargs, train=mode == "train",
-                                 dynamic_shapes=dynamic_shapes, preserve=sorted(tree.mapped))
+            ep = _capture.export(torch_module, args, kwargs, train=mode == "train", dynamic_shapes=dynamic_shapes,
+                                 preserve=sorted(set(tree.mapped) - tree.single_input))
         except Exception as err:
             raise ValueError(f"fnet.port: torch.export could not capture {type(torch_module).__name__} "
                              f"in {mode} mode: {type(err).__name__}: {err}") from err
@@ -215,7 +215,7 @@ def _make(torch_module: Any, args: tuple, kwargs: dict, dynamic_batch: bool, dyn
                 f"dynamic, so the port would serve only the example batch size. torch specialises "
                 f"sizes 0 and 1 (use an example batch of 2 or more) and sizes the code fixes "
                 f"(x.view(32, -1)); pass dynamic_batch=False for a port of fixed shapes.")
-        program, mode_slots, missing = _capture.convert(ep, tree.mapped, tree.canonical)
+        program, mode_slots, missing = _capture.convert(ep, tree.mapped, tree.canonical, tree.single_input)
         for op, where in missing:
             unsupported.setdefault(op, [])
             if where not in unsupported[op]:

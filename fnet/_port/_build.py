@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Mapping
 
 import jax.numpy as jnp
@@ -27,10 +28,13 @@ class Tree:
         canonical: every torch name of a parameter or buffer -> the name it has in the
             fnet trees (the first one, as ``named_parameters()`` reports it).
         tied: parameter/buffer names shared across different modules -> canonical name.
+        single_input: paths of mapped layers whose ``forward`` takes one tensor (their
+            calls are found without ``preserve_module_call_signature``, see ``_capture``).
     """
 
     def __init__(self, root: Any):
         self.mapped: dict[str, Module] = {}
+        self.single_input: set[str] = set()
         self._memo: dict[int, Module] = {}
         self.children, self.arrays = self._contents(root, "")
         self.canonical, self.tied = _shared_names(root)
@@ -58,12 +62,20 @@ class Tree:
         if layer is not None:
             self.mapped[path] = layer
             self._memo[id(module)] = layer
+            if _takes_one_argument(type(module).forward):
+                self.single_input.add(path)
             return layer
         children, arrays = self._contents(module, path)
         node = PortedNode(type(module).__name__, module.extra_repr(), children, arrays,
                           is_module_list=type(module).__name__ == "ModuleList")
         self._memo[id(module)] = node
         return node
+
+
+def _takes_one_argument(forward: Any) -> bool:
+    params = list(inspect.signature(forward).parameters.values())[1:]  # after self
+    return len(params) == 1 and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD) \
+        and params[0].default is params[0].empty
 
 
 def _shared_names(root: Any) -> tuple[dict[str, str], dict[str, str]]:

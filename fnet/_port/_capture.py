@@ -178,9 +178,11 @@ def target_name(target: Any) -> str:
 class _Converter:
     """Converts one exported program; ``mapped`` holds the fnet layers by torch path."""
 
-    def __init__(self, ep: Any, mapped: Mapping[str, Any], canonical: Mapping[str, str]):
+    def __init__(self, ep: Any, mapped: Mapping[str, Any], canonical: Mapping[str, str],
+                 single_input: Any = ()):
         self.ep = ep
         self.mapped = mapped
+        self.single_input = set(single_input)
         self.canonical = canonical
         self.nodes: list[Node] = []
         self.refs: dict[str, Ref] = {}
@@ -300,10 +302,20 @@ class _Converter:
 
     # -- mapped layers ------------------------------------------------------------------
     def module_calls(self) -> tuple[dict[str, str], dict[str, str]]:
-        """node name -> call id of the mapped layer it belongs to; the last node of each call."""
-        signatures = {e.fqn: e.signature for e in self.ep.module_call_graph
-                      if e.signature is not None and e.fqn}
-        self.signatures = signatures
+        """node name -> call id of the mapped layer it belongs to; the last node of each call.
+
+        A layer whose ``forward`` takes several arguments (``MultiheadAttention``, ``LSTM``
+        with ``hx``) is known by its preserved call signature. A single-input layer
+        (``Linear``, ``Conv2d``, ``LayerNorm``...) needs none, which keeps ``torch.export``
+        fast: its call reads exactly one tensor from outside (besides its own arrays) and
+        exactly one of its values is used outside; anything else is interpreted op by op.
+        """
+        self.calls: dict[str, tuple[list[Any], list[Any], Spec]] = {}
+        for entry in self.ep.module_call_graph:
+            if entry.signature is not None and entry.fqn:
+                sig = entry.signature
+                self.calls[entry.fqn] = (list(sig.inputs), [getattr(o, "name", None) for o in sig.outputs],
+                                         convert_spec(sig.in_spec))
         members: dict[str, list[Any]] = {}
         for node in self.ep.graph.nodes:
             if node.op != "call_function":
@@ -313,27 +325,48 @@ class _Converter:
                 if not isinstance(path, str) or path not in self.mapped:
                     continue
                 call = path + (f"@{key.rsplit('@', 1)[1]}" if "@" in key else "")
-                if call in signatures:
-                    members.setdefault(call, []).append(node)
+                members.setdefault(call, []).append(node)
                 break  # the outermost mapped module owns the node
         groups: dict[str, str] = {}
         lasts: dict[str, str] = {}
         for call, nodes in members.items():
             nodes = _without_size_arithmetic(nodes)
-            if not nodes or not self.valid_group(call, nodes):
+            if nodes and call not in self.calls and call.split("@")[0] in self.single_input:
+                self.single_input_call(call, nodes)
+            if not nodes or call not in self.calls or not self.valid_group(call, nodes):
                 continue
             for node in nodes:
                 groups[node.name] = call
             lasts[call] = nodes[-1].name
         return groups, lasts
 
+    def single_input_call(self, call: str, nodes: list[Any]) -> None:
+        """Registers the call of a one-argument layer when its boundary is unambiguous."""
+        import torch
+        import torch.fx
+
+        names = {n.name for n in nodes}
+        own = {spec.arg.name for spec in self.ep.graph_signature.input_specs
+               if spec.kind.name in ("PARAMETER", "BUFFER") and hasattr(spec.arg, "name")}
+        inputs: list[Any] = []
+        for node in nodes:
+            for source in node.all_input_nodes:
+                if source.name in names or source.name in own or source in inputs:
+                    continue
+                if not isinstance(source.meta.get("val"), torch.Tensor):
+                    continue  # sizes
+                inputs.append(source)
+        outputs = [n for n in nodes if any(u.name not in names for u in n.users)]
+        if len(inputs) == 1 and len(outputs) == 1 and isinstance(outputs[0].meta.get("val"), torch.Tensor):
+            spec = Spec("tuple", children=(Spec("tuple", children=(Spec("leaf"),)), Spec("dict")))
+            self.calls[call] = ([inputs[0]], [outputs[0].name], spec)
+
     def valid_group(self, call: str, nodes: list[Any]) -> bool:
         """A call maps onto the fnet layer only if it reads nothing and writes nothing else."""
         import torch.fx
 
         names = {n.name for n in nodes}
-        signature = self.signatures[call]
-        outputs = {getattr(o, "name", None) for o in signature.outputs}
+        outputs = set(self.calls[call][1])
         path = call.split("@")[0]
         for node in nodes:
             for user in node.users:
@@ -358,18 +391,15 @@ class _Converter:
         return None
 
     def module_call(self, call: str) -> None:
-        signature = self.signatures[call]
+        inputs, outputs, spec = self.calls[call]
         args = []
-        for a in signature.inputs:
-            if hasattr(a, "name") and a.name in self.refs:
-                args.append(self.refs[a.name])
-            else:
-                args.append(getattr(a, "value", None))
+        for a in inputs:
+            name = getattr(a, "name", None)
+            args.append(self.refs[name] if name in self.refs else getattr(a, "value", None))
         path = call.split("@")[0]
-        ref = self.emit(Node("module", path, tuple(args), spec=convert_spec(signature.in_spec),
+        ref = self.emit(Node("module", path, tuple(args), spec=spec,
                              where=f"{path} ({type(self.mapped[path]).__name__})"))
-        for k, out in enumerate(signature.outputs):
-            name = getattr(out, "name", None)
+        for k, name in enumerate(outputs):
             if name:
                 self.emit(Node("op", "operator.getitem", (ref, k)), name)
 
@@ -462,10 +492,10 @@ def _without_size_arithmetic(nodes: list[Any]) -> list[Any]:
     return [n for n in nodes if n.name not in lifted]
 
 
-def convert(ep: Any, mapped: Mapping[str, Any], canonical: Mapping[str, str]
+def convert(ep: Any, mapped: Mapping[str, Any], canonical: Mapping[str, str], single_input: Any = ()
             ) -> tuple[Program, list[InputSlot], Unsupported]:
     """One exported program as a :class:`Program`, its input slots and what it cannot run."""
-    converter = _Converter(ep, mapped, canonical)
+    converter = _Converter(ep, mapped, canonical, single_input)
     program, slots = converter.convert()
     return program, slots, converter.unsupported
 

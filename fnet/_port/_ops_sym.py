@@ -38,6 +38,11 @@ def sym_storage_offset(self):
     return 0
 
 
+@op("aten.sym_is_contiguous.default")
+def sym_is_contiguous(self, memory_format=None):
+    return True  # the arrays are logically contiguous
+
+
 @op("aten._local_scalar_dense.default", "aten.item.default")
 def item(self):
     try:

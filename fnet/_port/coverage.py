@@ -24,17 +24,18 @@ def core_ops() -> list[str]:
     import torch
 
     names = set()
-    for packet_name in dir(torch.ops.aten):
+    # every registered schema (dir(torch.ops.aten) lists only the packets touched so far)
+    for qualified in torch._C._dispatch_get_all_op_names():
+        namespace, _, full = qualified.partition("::")
+        if namespace != "aten":
+            continue
+        packet_name, _, overload = full.partition(".")
         try:
-            packet = getattr(torch.ops.aten, packet_name)
+            op = getattr(getattr(torch.ops.aten, packet_name), overload or "default")
         except (AttributeError, RuntimeError):
             continue
-        if not hasattr(packet, "overloads"):
-            continue
-        for overload in packet.overloads():
-            op = getattr(packet, overload)
-            if torch.Tag.core in op.tags:
-                names.add(str(op))
+        if torch.Tag.core in op.tags:
+            names.add(str(op))
     return sorted(names)
 
 

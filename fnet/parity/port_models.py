@@ -371,7 +371,7 @@ def _masked_rows(rng):
     return (rng.standard_normal((3, 5, 8)), rng.random((3, 5)) > 0.6), {}
 
 
-_add(PortModel("transformer", _transformer, _seq2seq, "mse", 16,
+_add(PortModel("transformer", _transformer, _seq2seq, "mse", 16, large=True,
                description="torch.nn.Transformer(d_model=16, nhead=2, 2+2 layers, batch_first=True)"))
 _add(PortModel("bilstm", _bilstm, _ids, "cross_entropy", 3,
                description="Embedding + bidirectional 2-layer LSTM(batch_first=True) + Linear"))
