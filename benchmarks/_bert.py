@@ -69,13 +69,19 @@ def fnet_runner(c: Config):
                      needs_key=True)
 
 
-def torch_runner(c: Config, compile=False, device="cpu"):
-    import torch
+def torch_model(c: Config):
+    """``transformers.BertForSequenceClassification`` of this size (random weights)."""
     import transformers
 
     transformers.logging.set_verbosity_error()
+    return transformers.BertForSequenceClassification(transformers.BertConfig(**c.hf_kwargs()))
+
+
+def torch_runner(c: Config, compile=False, device="cpu"):
+    import torch
+
     torch.manual_seed(0)
-    model = transformers.BertForSequenceClassification(transformers.BertConfig(**c.hf_kwargs()))
+    model = torch_model(c)
     return torch_loop(model, data(c), "adamw", LR, compile=compile, device=device, weight_decay=WEIGHT_DECAY,
                       compute=lambda model, ids, labels: model(input_ids=ids, labels=labels).loss)
 

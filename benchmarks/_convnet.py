@@ -81,7 +81,8 @@ def jax_runner(spec, batch, image):
     return jax_loop(loss_fn, params, optax.adam(LR), data(spec, batch, image))
 
 
-def torch_runner(spec, batch, image, compile=False, device="cpu"):
+def torch_model(spec):
+    """The spec as a ``torch.nn.Sequential`` (torch's default initialisation)."""
     import torch
 
     layers = []
@@ -97,8 +98,14 @@ def torch_runner(spec, batch, image, compile=False, device="cpu"):
             layers.append(torch.nn.Flatten())
         elif kind == "linear":
             layers.append(torch.nn.Linear(*args))
+    return torch.nn.Sequential(*layers)
+
+
+def torch_runner(spec, batch, image, compile=False, device="cpu"):
+    import torch
+
     torch.manual_seed(0)
-    model = torch.nn.Sequential(*layers)
+    model = torch_model(spec)
     return torch_loop(model, data(spec, batch, image), "adam", LR, compile=compile, device=device)
 
 

@@ -79,7 +79,8 @@ def jax_runner():
     return jax_loop(loss_fn, params, optax.adam(LR), data())
 
 
-def torch_runner(compile=False, device="cpu"):
+def torch_model():
+    """The classifier as a ``torch.nn.Module`` (torch's default initialisation)."""
     import torch
 
     class Net(torch.nn.Module):
@@ -92,8 +93,14 @@ def torch_runner(compile=False, device="cpu"):
             out, _ = self.lstm(x)
             return self.fc(out[:, -1])
 
+    return Net()
+
+
+def torch_runner(compile=False, device="cpu"):
+    import torch
+
     torch.manual_seed(0)
-    return torch_loop(Net(), data(), "adam", LR, compile=compile, device=device)
+    return torch_loop(torch_model(), data(), "adam", LR, compile=compile, device=device)
 
 
 def flax_runner():

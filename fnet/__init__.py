@@ -29,6 +29,7 @@ from typing import Any
 from . import config, debug, functional, init, nn
 from . import optim
 from .io import CheckpointError, StateDictError, load, load_state_dict, save, state_dict, summary
+from ._port import Ported, UnsupportedOpsError, port
 
 __version__ = "0.1.0"
 
@@ -36,7 +37,8 @@ __version__ = "0.1.0"
 _LAZY_SUBPACKAGES = ("data", "train", "sharding", "precision", "models", "parity")
 
 __all__ = ["nn", "functional", "init", "config", "debug", "optim", *_LAZY_SUBPACKAGES, "state_dict",
-           "load_state_dict", "save", "load", "summary", "StateDictError", "CheckpointError"]
+           "load_state_dict", "save", "load", "summary", "StateDictError", "CheckpointError", "port", "Ported",
+           "UnsupportedOpsError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -104,7 +104,8 @@ def to_numpy(value: Any) -> np.ndarray:
 
 
 def _aliases(model: Module) -> dict[str, str]:
-    """Prefixes of modules that appear twice in the tree -> their first (canonical) prefix."""
+    """Second names -> canonical names: prefixes of modules that appear twice in the tree,
+    and the exact names of tied parameters (``model.tied_parameters()``)."""
     first: dict[int, str] = {}
     aliases: dict[str, str] = {}
 
@@ -118,12 +119,17 @@ def _aliases(model: Module) -> dict[str, str]:
             walk(child, path + ".")
 
     walk(model, "")
+    aliases.update(model.tied_parameters())
     return aliases
+
+
+def _under(key: str, prefix: str) -> bool:
+    return key == prefix or key.startswith(prefix + ".")
 
 
 def _resolve_alias(key: str, aliases: Mapping[str, str]) -> str | None:
     for alias, canonical in aliases.items():
-        if key.startswith(alias + "."):
+        if _under(key, alias):
             return canonical + key[len(alias):]
     return None
 
@@ -135,8 +141,9 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
     Args:
         params: nested parameter dict.
         state: nested buffer dict (``running_mean`` ...), or None.
-        model: optional; when given, modules shared at several places in the tree are
-            written under every name, as torch's ``state_dict`` does.
+        model: optional; when given, modules shared at several places in the tree and
+            tied parameters are written under every name, and non-persistent buffers
+            are left out, as torch's ``state_dict`` does.
 
     Returns:
         ``{"fc1.weight": np.ndarray, ...}`` in torch's order (a module's parameters,
@@ -150,9 +157,11 @@ def state_dict(params: Mapping, state: Mapping | None = None, model: Module | No
     flat = _tree.flatten(_tree.merge_ordered(params, state or {}))
     out = {name: to_numpy(value) for name, value in flat.items()}
     if model is not None:
+        for name in model.non_persistent_buffers():
+            out.pop(name, None)
         for alias, canonical in _aliases(model).items():
             for name in list(out):
-                if name.startswith(canonical + "."):
+                if _under(name, canonical):
                     out[alias + name[len(canonical):]] = out[name]
     return out
 
@@ -252,6 +261,13 @@ def _to_jax(array: np.ndarray, dtype: np.dtype, adoptable: bool) -> jax.Array:
     return jnp.array(array, copy=True)  # the caller's array may change later; JAX arrays must not
 
 
+def _canonical(array: np.ndarray, dtype: Any = None) -> jax.Array:
+    """A copy as a JAX array of the same dtype (floats cast to ``dtype`` when given), 64-bit
+    types narrowed when x64 is off; for arrays that did not come from a checkpoint file."""
+    target = np.dtype(dtype) if dtype is not None and _is_float(array.dtype) else array.dtype
+    return _to_jax(array, _narrow(target), adoptable=False)
+
+
 class _Adopted:
     """Memory already adopted by this load: two arrays must never share a buffer (a torch
     pickle stores tied weights once; a donated buffer would then overwrite the other)."""
@@ -329,7 +345,9 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
                         f"{type(state_dict).__name__}")
     where = where or type(model).__name__
     want_params, want_state = model_shapes(model, state_dict)
-    want = {**want_params, **want_state}
+    transient = set(model.non_persistent_buffers())  # state, but never in a state_dict
+    all_state = list(want_state)
+    want = {**want_params, **{k: v for k, v in want_state.items() if k not in transient}}
     aliases = _aliases(model)
     given: dict[str, Any] = {}
     source: dict[str, str] = {}
@@ -398,8 +416,10 @@ def load_state_dict(model: Module, state_dict: Mapping[str, Any] | Any, strict: 
         for name in fresh_names:
             value = fresh[name]
             arrays[name] = value.astype(dtype) if dtype is not None and _is_float(value.dtype) else value
+    if transient:
+        arrays.update(_declared_values(model, transient))
     params = _tree.unflatten({name: arrays[name] for name in want_params})
-    state = _tree.unflatten({name: arrays[name] for name in want_state})
+    state = _tree.unflatten({name: arrays[name] for name in all_state})
     return LoadResult(params, state, missing_keys=missing, unexpected_keys=unexpected,
                       mismatched_keys=mismatched)
 
@@ -438,6 +458,17 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path!r} does not hold a state_dict (a mapping of names to tensors), "
                               f"but a {type(tensors).__name__}")
     return {name: to_numpy(value) if hasattr(value, "detach") else value for name, value in tensors.items()}
+
+
+def _declared_values(model: Module, names: set[str]) -> dict[str, jax.Array]:
+    """Initial values of the declared arrays ``names`` (non-persistent buffers)."""
+    out = {}
+    for prefix, module in model.named_modules():
+        for name, decl in module._declared():
+            full = f"{prefix}.{name}" if prefix else name
+            if full in names:
+                out[full] = decl.create(jax.random.key(0))
+    return out
 
 
 def save(path: str | os.PathLike, params: Mapping, state: Mapping | None = None, *,

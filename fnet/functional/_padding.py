@@ -105,7 +105,13 @@ def _pad(where: str, input: Any, pad: Any, mode: str = "constant", value: float 
         lo, hi = pairs[axis]
         size = input.shape[axis]
         kept = size + min(lo, 0) + min(hi, 0)
-        if kept < 1:
+        if mode == "replicate":
+            # torch clamps every output position into the input: a crop past the whole
+            # dimension still has an edge element to repeat
+            if size + lo + hi < 0:
+                raise ValueError(f"{where}: negative padding ({lo}, {hi}) crops more than dimension "
+                                 f"{axis} of size {size} holds")
+        elif kept < 1:
             raise ValueError(f"{where}: negative padding ({lo}, {hi}) leaves nothing of dimension "
                              f"{axis} (size {size}) to pad from in mode={mode!r}")
         if mode == "reflect" and (lo >= size or hi >= size):

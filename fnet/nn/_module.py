@@ -87,10 +87,25 @@ class Parameter:
 class Buffer(Parameter):
     """Declares a non-trainable array (torch buffer) kept in the ``state`` tree.
 
-    PyTorch equivalent: ``Module.register_buffer``.
+    Args:
+        data_or_shape, init, dtype: as for :class:`Parameter`.
+        persistent: like torch, False keeps the buffer out of the ``state_dict``
+            (``fnet.state_dict(..., model=m)``, ``fnet.save(..., model=m)``) and
+            ``fnet.load_state_dict`` neither expects nor accepts it; it is still state,
+            created by ``init`` (rotary ``inv_freq`` tables, ``position_ids``).
+
+    PyTorch equivalent: ``torch.nn.Buffer`` / ``Module.register_buffer(name, t, persistent)``.
     """
 
     kind = "state"
+
+    def __init__(self, data_or_shape: Any, init: Callable | None = None, dtype: Any = None,
+                 persistent: bool = True):
+        super().__init__(data_or_shape, init, dtype)
+        self.persistent = bool(persistent)
+
+    def _config_key(self):
+        return super()._config_key() + (self.persistent,)
 
 
 def _freeze(value: Any) -> Any:
@@ -211,6 +226,26 @@ class Module:
         for name, value in vars(self).items():
             if isinstance(value, Parameter) and not name.startswith("_"):
                 yield name, value
+
+    def tied_parameters(self) -> dict[str, str]:
+        """Extra ``state_dict`` names of parameters shared with another module.
+
+        Returns ``{alias: canonical}`` flat torch names: the parameter tree holds the
+        array once, under ``canonical``; ``fnet.state_dict(..., model=m)`` also writes
+        it as ``alias`` and ``fnet.load_state_dict`` accepts either name, as torch does
+        for tied weights. (A module registered twice needs nothing here: the tree
+        structure already says so.) Empty by default.
+        """
+        return {}
+
+    def non_persistent_buffers(self) -> list[str]:
+        """Flat names of every buffer declared ``persistent=False`` in this tree."""
+        names = []
+        for prefix, module in self.named_modules():
+            for name, decl in module._declared():
+                if decl.kind == "state" and not getattr(decl, "persistent", True):
+                    names.append(f"{prefix}.{name}" if prefix else name)
+        return names
 
     def _paths(self) -> dict[int, tuple[str, ...]]:
         """``id(module) -> path`` for every descendant, first occurrence wins."""

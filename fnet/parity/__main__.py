@@ -43,13 +43,16 @@ def main(argv: list[str] | None = None) -> int:
                              "may be repeated")
     parser.add_argument("--with-fnet", action="store_true",
                         help="with --cases: run fnet's own cases as well")
+    from .._port import cli as port_cli
+
+    port_cli.add_arguments(parser)
     args = parser.parse_args(argv)
 
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from . import _registry
 
     user_cases = _load_user_cases(args.cases)
-    cases = _registry.all_cases(args.family, args.pattern)
+    cases = port_cli.cases(args) if args.port else _registry.all_cases(args.family, args.pattern)
     if args.cases and not args.with_fnet:
         cases = [c for c in cases if c.name in user_cases]
     if args.quick:

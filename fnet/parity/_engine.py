@@ -37,14 +37,19 @@ def precision(dtype: str) -> Iterator[None]:
     """Enables 64-bit JAX for ``float64`` and forces full-precision matmuls everywhere."""
     import torch
 
-    old_tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    old_tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
     try:
-        with jax.default_matmul_precision("highest"), _x64(dtype == "float64"):
+        # cudnn's flags through its context manager: torch's test utilities (imported by the
+        # port's OpInfo checks) forbid setting them directly for the rest of the process.
+        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
+                                        benchmark=torch.backends.cudnn.benchmark,
+                                        deterministic=torch.backends.cudnn.deterministic,
+                                        allow_tf32=False), \
+                jax.default_matmul_precision("highest"), _x64(dtype == "float64"):
             yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old_tf32
+        torch.backends.cuda.matmul.allow_tf32 = old_tf32
 
 
 def _x64(enabled: bool):

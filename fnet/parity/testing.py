@@ -8,13 +8,18 @@ from . import _registry
 
 
 def family_params(family: str) -> list:
-    """``pytest.param(case, dtype)`` for every case of ``family`` and every dtype it runs in."""
+    """``pytest.param(case, dtype)`` for every case of ``family`` and every dtype it runs in.
+
+    Cases registered ``slow=True`` carry the ``slow`` mark: the default run deselects
+    them (pyproject's ``-m "not slow"``); ``python -m pytest -m slow`` runs them.
+    """
     import pytest
 
     cases = _registry.all_cases(family)
     if not cases:
         raise LookupError(f"no parity cases registered for family {family!r}")
-    return [pytest.param(case, dtype, id=f"{case.name}-{dtype}")
+    return [pytest.param(case, dtype, id=f"{case.name}-{dtype}",
+                         marks=[pytest.mark.slow] if case.slow else [])
             for case in cases for dtype in case.dtypes]
 
 
