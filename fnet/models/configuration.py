@@ -266,8 +266,8 @@ def read_json(path: str | os.PathLike, who: str) -> dict[str, Any]:
 
 def _coerce(who: str, field: str, value: Any, default: Any) -> Any:
     """``int``/``float``/``bool`` fields converted as transformers' typed configs do."""
-    if value is None or default is None:
-        return value
+    if value is None or default is None or isinstance(value, (list, tuple, dict)):
+        return value  # eos_token_id may be a list (Llama 3), as transformers allows
     try:
         if isinstance(default, bool):
             return bool(value)

@@ -239,7 +239,7 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
     tensors = _align_prefix(tensors, expected, prefix)
     ignore = {k for k in tensors
               if any(k == pat or k.endswith("." + pat) for pat in model._keys_to_ignore_on_load)}
-    ignore |= {k for k in tensors if k in model._tied_keys}
+    ignore |= {k for k in tensors if k in model._tied_keys and k not in expected}  # copies of tied weights
 
     arrays: dict[str, Any] = {}
     unexpected, mismatched = [], []
