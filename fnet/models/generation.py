@@ -104,7 +104,9 @@ def attend_with_cache(query: jax.Array, key: jax.Array, value: jax.Array,
         out, weights = model_attention(query, key, value, **kw)
         return out, weights, None
     cache_key, cache_value = layer_cache
-    start = (0, 0, length, 0)
+    length = jnp.asarray(length, jnp.int32)
+    zero = jnp.zeros((), jnp.int32)
+    start = (zero, zero, length, zero)
     cache_key = jax.lax.dynamic_update_slice(cache_key, key.astype(cache_key.dtype), start)
     cache_value = jax.lax.dynamic_update_slice(cache_value, value.astype(cache_value.dtype), start)
     out, weights = model_attention(query, cache_key.astype(query.dtype), cache_value.astype(query.dtype),

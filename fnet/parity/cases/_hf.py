@@ -12,6 +12,7 @@ weights) and the gradient of the engine's scalar loss with respect to every para
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -83,7 +84,8 @@ def hf_case(family: str, name: str, fnet_cls: str, make_config: Callable[[str], 
             output_attentions: bool = False, init_kwargs: dict | None = None, train: bool = False,
             attn_implementation: str | Sequence[str] = "eager", mask_padding: bool | str = False,
             tol: dict[str, float] | None = None, tol64: dict[str, float] | None = None, note: str = "",
-            covers: Sequence[str] = ()) -> ParityCase:
+            covers: Sequence[str] = (), load_via: str | None = None, pretrained: Callable[[], str] | None = None,
+            ) -> ParityCase:
     """Registers ``models.<fnet_cls>[name]``: fnet against transformers' class of the same name.
 
     Args:
@@ -93,6 +95,11 @@ def hf_case(family: str, name: str, fnet_cls: str, make_config: Callable[[str], 
             (the inputs, -100 on padding and on the first token after left padding).
         side: ``"right"`` or ``"left"`` padding.
         attn_implementation: transformers' implementation, or ``(float32's, float64's)``.
+        load_via: load the fnet model with this Auto class (``"AutoModelForCausalLM"``)
+            from the directory transformers' ``save_pretrained`` writes, instead of from
+            ``named_parameters()``: the case then also proves the checkpoint path.
+        pretrained: ``() -> directory`` of a real checkpoint both sides load
+            (``make_config`` is then unused).
         mask_padding: compare per-position outputs at real tokens only (on both sides),
             in both dtypes (True) or in one (``"float64"``): for models whose padded rows
             transformers computes differently per attention implementation.
@@ -105,12 +112,22 @@ def hf_case(family: str, name: str, fnet_cls: str, make_config: Callable[[str], 
         torch.manual_seed(seed)
         impl = attn_implementation if isinstance(attn_implementation, str) else \
             attn_implementation[0 if dtype == "float32" else 1]
-        hc = make_config(impl)
-        config_class = getattr(models, type(hc).__name__)
-        cfg = config_class.from_dict(hc.to_dict())
         kw = dict(init_kwargs or {})
-        hm = getattr(hf, fnet_cls)(hc, **kw)
-        fm = getattr(models, fnet_cls)(cfg, **kw)
+        if pretrained is not None:
+            hm = getattr(hf, fnet_cls).from_pretrained(pretrained(), attn_implementation=impl)
+        else:
+            hm = getattr(hf, fnet_cls)(make_config(impl), **kw)
+        hm = hm.to(_torch_dtype(dtype)).train(train)
+        with precision(dtype):
+            if load_via is not None:
+                fm, params = _load_via(load_via, hm, pretrained() if pretrained is not None else None, dtype)
+                if type(fm).__name__ != fnet_cls:
+                    raise TypeError(f"{load_via} built {type(fm).__name__}, expected {fnet_cls}")
+            else:
+                fm = getattr(models, fnet_cls)(getattr(models, type(hm.config).__name__).from_dict(
+                    hm.config.to_dict()), **kw)
+                params, _ = load_state_dict(fm, dict(hm.named_parameters()))
+        cfg = fm.config
         rng = np.random.default_rng(seed)
         pad = cfg.pad_token_id if cfg.pad_token_id is not None else 0
         ids, mask, types = padded_batch(rng, batch, seq, cfg.vocab_size, pad, side=side,
@@ -151,8 +168,6 @@ def hf_case(family: str, name: str, fnet_cls: str, make_config: Callable[[str], 
             flags["output_attentions"] = True
         masked = mask_padding is True or mask_padding == dtype
         with precision(dtype):
-            hm = hm.to(_torch_dtype(dtype)).train(train)
-            params, _ = load_state_dict(fm, dict(hm.named_parameters()))
             cast = cast_inputs(inputs, dtype)
 
             def fnet_fn(p, *xs):
@@ -173,7 +188,24 @@ def hf_case(family: str, name: str, fnet_cls: str, make_config: Callable[[str], 
                             tol=tol if dtype == "float32" else tol64)
 
     config_name = f"models.{getattr(models, fnet_cls).config_class.__name__}"
-    return register(ParityCase(cname, family, (f"models.{fnet_cls}", config_name, *covers), run, note=note))
+    names = (f"models.{fnet_cls}", config_name, *covers)
+    if load_via is not None:
+        names += (f"models.{load_via}", "models.AutoConfig")
+    return register(ParityCase(cname, family, names, run, note=note))
+
+
+def _load_via(auto: str, hm: Any, directory: str | None, dtype: str) -> tuple[Any, Any]:
+    """transformers' model saved with its own ``save_pretrained`` (unless a checkpoint
+    directory is given), then loaded by an fnet Auto class: float32 by default, float64
+    kept as stored (``dtype="auto"``) or cast."""
+    import jax.numpy as jnp
+
+    load_dtype = None if dtype == "float32" else ("auto" if directory is None else jnp.float64)
+    if directory is not None:
+        return tuple(getattr(models, auto).from_pretrained(directory, dtype=load_dtype))
+    with tempfile.TemporaryDirectory() as tmp:
+        hm.save_pretrained(tmp)
+        return tuple(getattr(models, auto).from_pretrained(tmp, dtype=load_dtype))
 
 
 def family_config(family: str, **overrides: Any) -> Callable[[str], Any]:
