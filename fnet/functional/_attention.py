@@ -193,7 +193,8 @@ def model_attention(query: jax.Array, key: jax.Array, value: jax.Array, *,
     if implementation in (None, "xla", "cudnn"):
         if allowed is not None:
             allowed = jnp.broadcast_to(allowed, (batch, 1, length, keys))
-        return _attend(query, key, value, allowed=allowed, scale=scale, implementation=implementation)
+        return _attend(query, key, value, allowed=allowed, scale=scale, implementation=implementation,
+                       need_weights=need_weights, dropout_p=dropout_p)
     dtype = query.dtype
     if jnp.finfo(dtype).bits < 32:
         query, key, value = query.astype(jnp.float32), key.astype(jnp.float32), value.astype(jnp.float32)

@@ -124,10 +124,10 @@ def decoder_positions(where: str, batch: int, length: int, cache: StaticCache | 
     past = 0 if cache is None else cache.length
     if attention_mask is not None:
         keys = length if cache is None else cache.max_length
-        what = "the input's shape" if cache is None else "the cache's shape (batch_size, max_length)"
+        what = "(batch_size, sequence_length)" if cache is None else "(batch_size, max_length), the whole cache"
         if tuple(jnp.shape(attention_mask)) != (batch, keys):
-            _checks.fail(where, f"attention_mask of {what} {_checks.fmt_shape((batch, keys))}, "
-                                f"1 = token, 0 = padding", attention_mask)
+            _checks.fail(where, f"attention_mask {_checks.fmt_shape((batch, keys))} {what}, 1 = token, 0 = padding",
+                         attention_mask)
     if cache is not None:
         if cache.key[0].shape[0] != batch:
             raise ValueError(f"{where}: the cache holds {cache.key[0].shape[0]} sequences, the input {batch}")
