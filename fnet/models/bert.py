@@ -26,21 +26,19 @@ RoBERTa (``roberta.py``) reuses these modules with its own embeddings and heads.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
 from .. import functional as F
 from .. import init as init_
 from .. import nn
-from ..functional._attention import model_attention
 from ..nn import Dropout, Embedding, LayerNorm
 from ._output import (BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput, SequenceClassifierOutput,
                       TokenClassifierOutput)
 from .configuration import PretrainedConfig
 from .modeling import (ACT2FN, PreTrainedModel, check_activation, check_ids, check_inputs, check_mask,
-                       classifier_dropout, problem_type, sequence_classification_loss, token_loss)
+                       classifier_dropout, encoder_self_attention, problem_type, run_layers,
+                       sequence_classification_loss, token_loss)
 
 __all__ = ["BertConfig", "BertModel", "BertForSequenceClassification", "BertForTokenClassification",
            "BertForMaskedLM"]
@@ -173,20 +171,9 @@ class BertSelfAttention(nn.Module):
 
     def forward(self, ctx: nn.Context, hidden_states: jax.Array, attention_mask: jax.Array | None,
                 need_weights: bool = False) -> tuple[jax.Array, jax.Array | None]:
-        batch, seq_len, _ = hidden_states.shape
-        heads, size = self.num_attention_heads, self.attention_head_size
-
-        def split(x):  # (B, L, H*d) -> (B, H, L, d)
-            return x.reshape(batch, seq_len, heads, size).transpose(0, 2, 1, 3)
-
-        q = split(self.query(ctx, hidden_states))
-        k = split(self.key(ctx, hidden_states))
-        v = split(self.value(ctx, hidden_states))
-        p = self.attention_probs_dropout_prob if ctx.train else 0.0
-        context, weights = model_attention(q, k, v, attention_mask=attention_mask, scale=size ** -0.5,
-                                           dropout_p=p, dropout_key=ctx.next_key() if p > 0 else None,
-                                           need_weights=need_weights, implementation=self.attn_implementation)
-        return context.transpose(0, 2, 1, 3).reshape(batch, seq_len, heads * size), weights
+        return encoder_self_attention(ctx, hidden_states, (self.query, self.key, self.value),
+                                      self.num_attention_heads, attention_mask, self.attention_probs_dropout_prob,
+                                      need_weights, self.attn_implementation)
 
 
 class BertSelfOutput(nn.Module):
@@ -257,15 +244,13 @@ class BertEncoder(nn.Module):
     def forward(self, ctx: nn.Context, hidden_states: jax.Array, attention_mask: jax.Array | None,
                 output_attentions: bool = False, output_hidden_states: bool = False
                 ) -> tuple[jax.Array, tuple | None, tuple | None]:
-        all_hidden = (hidden_states,) if output_hidden_states else None
-        all_attn = () if output_attentions else None
-        for layer in self.layer:
-            hidden_states, weights = layer(ctx, hidden_states, attention_mask, output_attentions)
-            if output_hidden_states:
-                all_hidden = all_hidden + (hidden_states,)
-            if output_attentions:
-                all_attn = all_attn + (weights,)
-        return hidden_states, all_hidden, all_attn
+        def step(i, layer, hidden):
+            return (*layer(ctx, hidden, attention_mask, output_attentions), None)
+
+        hidden, all_hidden, all_attn, _ = run_layers(self.layer, hidden_states, step,
+                                                     output_attentions=output_attentions,
+                                                     output_hidden_states=output_hidden_states)
+        return hidden, all_hidden, all_attn
 
 
 class BertPooler(nn.Module):
@@ -401,6 +386,9 @@ class BertForSequenceClassification(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
+        self._build(config)
+
+    def _build(self, config: BertConfig) -> None:
         self.bert = BertModel(config)
         self.dropout = Dropout(classifier_dropout(config, config.hidden_dropout_prob))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
@@ -412,10 +400,14 @@ class BertForSequenceClassification(BertPreTrainedModel):
                 output_hidden_states: bool = False) -> ModelOutput:
         outputs = self._encoder_output(ctx, input_ids, attention_mask, token_type_ids, position_ids,
                                        inputs_embeds, output_attentions, output_hidden_states)
-        logits = self.classifier(ctx, self.dropout(ctx, outputs.pooler_output))
+        logits = self._classify(ctx, outputs)
         loss = None if labels is None else sequence_classification_loss(ctx.where(self), self.config, logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                                         attentions=outputs.get("attentions"))
+
+    def _classify(self, ctx: nn.Context, outputs: ModelOutput) -> jax.Array:
+        """``(B, num_labels)`` logits from the encoder's outputs (BERT: the pooled ``[CLS]``)."""
+        return self.classifier(ctx, self.dropout(ctx, outputs.pooler_output))
 
 
 class BertForTokenClassification(BertPreTrainedModel):
@@ -468,12 +460,16 @@ class BertForMaskedLM(BertPreTrainedModel):
     """
 
     _tied_keys = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
+    _mlm_head = "cls"  # the attribute holding the head (RoBERTa: lm_head)
 
     def __init__(self, config: BertConfig):
         super().__init__(config)
         if not config.tie_word_embeddings:
             raise ValueError(f"{type(self).__name__}: tie_word_embeddings=False (a separate decoder matrix) is "
                              f"not supported; fnet ties the decoder to the word embeddings")
+        self._build(config)
+
+    def _build(self, config: BertConfig) -> None:
         self.bert = BertModel(config, add_pooling_layer=False)
         self.cls = BertOnlyMLMHead(config)
 
@@ -484,8 +480,8 @@ class BertForMaskedLM(BertPreTrainedModel):
                 output_hidden_states: bool = False) -> ModelOutput:
         outputs = self._encoder_output(ctx, input_ids, attention_mask, token_type_ids, position_ids,
                                        inputs_embeds, output_attentions, output_hidden_states)
-        word_embeddings = ctx.params["bert"]["embeddings"]["word_embeddings"]["weight"]
-        logits = self.cls(ctx, outputs.last_hidden_state, word_embeddings)
+        word_embeddings = ctx.params[self.base_model_prefix]["embeddings"]["word_embeddings"]["weight"]
+        logits = getattr(self, self._mlm_head)(ctx, outputs.last_hidden_state, word_embeddings)
         loss = None if labels is None else token_loss(ctx.where(self), logits, labels, "token ids")
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                               attentions=outputs.get("attentions"))

@@ -18,12 +18,11 @@ import numpy as np
 from .. import functional as F
 from .. import init as init_
 from .. import nn
-from ..functional._attention import model_attention
 from ..nn import Dropout, Embedding, LayerNorm
 from ._output import BaseModelOutput, MaskedLMOutput, ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 from .configuration import PretrainedConfig
 from .modeling import (ACT2FN, PreTrainedModel, check_activation, check_ids, check_inputs, check_mask,
-                       sequence_classification_loss, token_loss)
+                       encoder_self_attention, run_layers, sequence_classification_loss, token_loss)
 
 __all__ = ["DistilBertConfig", "DistilBertModel", "DistilBertForSequenceClassification",
            "DistilBertForTokenClassification", "DistilBertForMaskedLM"]
@@ -94,7 +93,6 @@ class DistilBertSelfAttention(nn.Module):
     def __init__(self, config: DistilBertConfig):
         super().__init__()
         self.n_heads = config.n_heads
-        self.head_dim = config.dim // config.n_heads
         self.attention_dropout = config.attention_dropout
         self.attn_implementation = config.attn_implementation
         self.q_lin = nn.Linear(config.dim, config.dim)
@@ -104,19 +102,10 @@ class DistilBertSelfAttention(nn.Module):
 
     def forward(self, ctx: nn.Context, hidden_states: jax.Array, attention_mask: jax.Array | None,
                 need_weights: bool = False) -> tuple[jax.Array, jax.Array | None]:
-        batch, seq_len, dim = hidden_states.shape
-
-        def split(x):  # (B, L, H*d) -> (B, H, L, d)
-            return x.reshape(batch, seq_len, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
-
-        q = split(self.q_lin(ctx, hidden_states))
-        k = split(self.k_lin(ctx, hidden_states))
-        v = split(self.v_lin(ctx, hidden_states))
-        p = self.attention_dropout if ctx.train else 0.0
-        out, weights = model_attention(q, k, v, attention_mask=attention_mask, dropout_p=p,
-                                       dropout_key=ctx.next_key() if p > 0 else None, need_weights=need_weights,
-                                       implementation=self.attn_implementation)
-        return self.out_lin(ctx, out.transpose(0, 2, 1, 3).reshape(batch, seq_len, dim)), weights
+        context, weights = encoder_self_attention(ctx, hidden_states, (self.q_lin, self.k_lin, self.v_lin),
+                                                  self.n_heads, attention_mask, self.attention_dropout,
+                                                  need_weights, self.attn_implementation)
+        return self.out_lin(ctx, context), weights
 
 
 class FFN(nn.Module):
@@ -153,15 +142,13 @@ class Transformer(nn.Module):
 
     def forward(self, ctx: nn.Context, hidden_states: jax.Array, attention_mask: jax.Array | None,
                 output_attentions: bool = False, output_hidden_states: bool = False):
-        all_hidden = (hidden_states,) if output_hidden_states else None
-        all_attn = () if output_attentions else None
-        for layer in self.layer:
-            hidden_states, weights = layer(ctx, hidden_states, attention_mask, output_attentions)
-            if output_hidden_states:
-                all_hidden = all_hidden + (hidden_states,)
-            if output_attentions:
-                all_attn = all_attn + (weights,)
-        return hidden_states, all_hidden, all_attn
+        def step(i, layer, hidden):
+            return (*layer(ctx, hidden, attention_mask, output_attentions), None)
+
+        hidden, all_hidden, all_attn, _ = run_layers(self.layer, hidden_states, step,
+                                                     output_attentions=output_attentions,
+                                                     output_hidden_states=output_hidden_states)
+        return hidden, all_hidden, all_attn
 
 
 def sinusoidal_positions(n_pos: int, dim: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from ._output import BaseModelOutputWithPast, CausalLMOutputWithPast, ModelOutpu
     TokenClassifierOutput
 from .configuration import PretrainedConfig
 from .generation import GenerationMixin, StaticCache, attend_with_cache, decoder_positions
-from .modeling import (ACT2FN, Conv1D, PreTrainedModel, causal_lm_loss, check_activation, check_ids, check_inputs,
+from .modeling import (ACT2FN, run_layers, Conv1D, PreTrainedModel, causal_lm_loss, check_activation, check_ids, check_inputs,
                        last_token_logits, sequence_classification_loss, token_loss)
 
 __all__ = ["GPT2Config", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",
@@ -211,23 +211,16 @@ class GPT2Model(GPT2PreTrainedModel):
             hidden = hidden + self.wte(ctx, token_type_ids)
         hidden = self.drop(ctx, hidden)
         length = None if cache is None else cache.length
-        all_hidden = (hidden,) if output_hidden_states else None
-        all_attn = () if output_attentions else None
-        keys, values = [], []
-        for i, block in enumerate(self.h):
+
+        def step(i, layer, hidden):
             layer_cache = None if cache is None else (cache.key[i], cache.value[i])
-            hidden, weights, layer_cache = block(ctx, hidden, attention_mask, layer_cache, length, output_attentions)
-            if layer_cache is not None:
-                keys.append(layer_cache[0])
-                values.append(layer_cache[1])
-            if output_attentions:
-                all_attn = all_attn + (weights,)
-            if output_hidden_states and i < len(self.h) - 1:
-                all_hidden = all_hidden + (hidden,)
-        hidden = self.ln_f(ctx, hidden)
-        if output_hidden_states:
-            all_hidden = all_hidden + (hidden,)
-        new_cache = None if cache is None else StaticCache(tuple(keys), tuple(values), cache.length + seq_len)
+            return layer(ctx, hidden, attention_mask, layer_cache, length, output_attentions)
+
+        hidden, all_hidden, all_attn, caches = run_layers(
+            self.h, hidden, step, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            final=lambda h: self.ln_f(ctx, h))
+        new_cache = None if cache is None else StaticCache(tuple(kv[0] for kv in caches), tuple(kv[1] for kv in caches),
+                                                           cache.length + seq_len)
         return BaseModelOutputWithPast(last_hidden_state=hidden, cache=new_cache, hidden_states=all_hidden,
                                        attentions=all_attn)
 

@@ -22,6 +22,7 @@ from .. import _checks
 from .. import functional as F
 from .. import init as init_
 from .. import nn
+from ..functional._attention import model_attention
 from ..nn import Embedding, LayerNorm, RMSNorm
 from .configuration import PretrainedConfig
 
@@ -93,6 +94,66 @@ def check_mask(where: str, attention_mask: Any, shape: tuple[int, ...], what: st
     if attention_mask is not None and tuple(jnp.shape(attention_mask)) != tuple(shape):
         _checks.fail(where, f"attention_mask of {what} {_checks.fmt_shape(shape)} (batch_size, "
                             f"sequence_length), 1 = token, 0 = padding", attention_mask)
+
+
+# ---------------------------------------------------------------------------------------
+# shared layer plumbing
+
+
+def encoder_self_attention(ctx: nn.Context, hidden_states: jax.Array, projections: tuple, num_heads: int,
+                           attention_mask: Any, dropout_p: float, need_weights: bool,
+                           implementation: str | None) -> tuple[jax.Array, jax.Array | None]:
+    """Bidirectional multi-head self-attention of the encoders (BERT, RoBERTa, DistilBERT).
+
+    Args:
+        ctx: the attention module's context (its query/key/value children are called through it).
+        hidden_states: ``(B, L, E)``.
+        projections: the query, key and value ``nn.Linear`` children, in that order.
+        num_heads: ``H``; ``E / H`` is the head width.
+        attention_mask: ``(B, L)``, 1 = token, 0 = padding, or None.
+        dropout_p: dropout on the attention weights, applied in training.
+
+    Returns:
+        ``(context (B, L, E), weights (B, H, L, L) or None)``.
+    """
+    batch, seq_len, _ = hidden_states.shape
+
+    def split(x):  # (B, L, H*d) -> (B, H, L, d)
+        return x.reshape(batch, seq_len, num_heads, x.shape[-1] // num_heads).transpose(0, 2, 1, 3)
+
+    q, k, v = (split(projection(ctx, hidden_states)) for projection in projections)
+    p = dropout_p if ctx.train else 0.0
+    context, weights = model_attention(q, k, v, attention_mask=attention_mask, dropout_p=p,
+                                       dropout_key=ctx.next_key() if p > 0 else None, need_weights=need_weights,
+                                       implementation=implementation)
+    return context.transpose(0, 2, 1, 3).reshape(batch, seq_len, -1), weights
+
+
+def run_layers(layers: Any, hidden: jax.Array, step: Callable, *, output_attentions: bool,
+               output_hidden_states: bool, final: Callable | None = None) -> tuple:
+    """Runs ``step(index, layer, hidden) -> (hidden, weights, extra)`` over ``layers``.
+
+    Returns ``(hidden, hidden_states, attentions, extras)``: ``hidden_states`` as
+    transformers records them (the input of the first layer, then every layer's output,
+    the last one after ``final`` when a final norm is given) or None, ``attentions`` every
+    layer's weights or None, ``extras`` every layer's third result (a decoder's cache).
+    """
+    all_hidden = [hidden] if output_hidden_states else None
+    all_attn = [] if output_attentions else None
+    extras = []
+    for i, layer in enumerate(layers):
+        hidden, weights, extra = step(i, layer, hidden)
+        extras.append(extra)
+        if output_attentions:
+            all_attn.append(weights)
+        if output_hidden_states and (final is None or i < len(layers) - 1):
+            all_hidden.append(hidden)
+    if final is not None:
+        hidden = final(hidden)
+        if output_hidden_states:
+            all_hidden.append(hidden)
+    return (hidden, None if all_hidden is None else tuple(all_hidden),
+            None if all_attn is None else tuple(all_attn), extras)
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ from .. import functional as F
 from .. import init as init_
 from .. import nn
 from ..nn import Dropout, Embedding, LayerNorm
-from ._output import MaskedLMOutput, ModelOutput, SequenceClassifierOutput
-from .bert import BertConfig, BertEmbeddings, BertForTokenClassification, BertModel, BertPreTrainedModel
-from .modeling import classifier_dropout, sequence_classification_loss, token_loss
+from ._output import ModelOutput
+from .bert import (BertConfig, BertEmbeddings, BertForMaskedLM, BertForSequenceClassification,
+                   BertForTokenClassification, BertModel, BertPreTrainedModel)
+from .modeling import classifier_dropout
 
 __all__ = ["RobertaConfig", "RobertaModel", "RobertaForSequenceClassification", "RobertaForTokenClassification",
            "RobertaForMaskedLM"]
@@ -100,7 +101,7 @@ class RobertaClassificationHead(nn.Module):
         return self.out_proj(ctx, self.dropout(ctx, x))
 
 
-class RobertaForSequenceClassification(RobertaPreTrainedModel):
+class RobertaForSequenceClassification(RobertaPreTrainedModel, BertForSequenceClassification):
     """RoBERTa with the ``<s>``-token classification head: classification or regression.
 
     Forward: as :class:`RobertaModel` plus ``labels``; returns ``logits (B, num_labels)``
@@ -110,23 +111,12 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
     PyTorch equivalent: ``transformers.RobertaForSequenceClassification``.
     """
 
-    def __init__(self, config: RobertaConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
+    def _build(self, config: RobertaConfig) -> None:
         self.roberta = RobertaModel(config, add_pooling_layer=False)
         self.classifier = RobertaClassificationHead(config)
 
-    def forward(self, ctx: nn.Context, input_ids: jax.Array | None = None,
-                attention_mask: jax.Array | None = None, token_type_ids: jax.Array | None = None,
-                position_ids: jax.Array | None = None, inputs_embeds: jax.Array | None = None,
-                labels: jax.Array | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False) -> ModelOutput:
-        outputs = self._encoder_output(ctx, input_ids, attention_mask, token_type_ids, position_ids,
-                                       inputs_embeds, output_attentions, output_hidden_states)
-        logits = self.classifier(ctx, outputs.last_hidden_state)
-        loss = None if labels is None else sequence_classification_loss(ctx.where(self), self.config, logits, labels)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
-                                        attentions=outputs.get("attentions"))
+    def _classify(self, ctx: nn.Context, outputs: ModelOutput) -> jax.Array:
+        return self.classifier(ctx, outputs.last_hidden_state)
 
 
 class RobertaForTokenClassification(RobertaPreTrainedModel, BertForTokenClassification):
@@ -155,7 +145,7 @@ class RobertaLMHead(nn.Module):
         return F.linear(x, decoder_weight, ctx.params["bias"])
 
 
-class RobertaForMaskedLM(RobertaPreTrainedModel):
+class RobertaForMaskedLM(RobertaPreTrainedModel, BertForMaskedLM):
     """RoBERTa with the masked-language-model head; the decoder reuses the word embeddings.
 
     Parameters: ``lm_head.dense``, ``lm_head.layer_norm`` and ``lm_head.bias``; the tied
@@ -169,24 +159,8 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
     """
 
     _tied_keys = ("lm_head.decoder.weight", "lm_head.decoder.bias")
+    _mlm_head = "lm_head"
 
-    def __init__(self, config: RobertaConfig):
-        super().__init__(config)
-        if not config.tie_word_embeddings:
-            raise ValueError("RobertaForMaskedLM: tie_word_embeddings=False (a separate decoder matrix) is not "
-                             "supported; fnet ties the decoder to the word embeddings")
+    def _build(self, config: RobertaConfig) -> None:
         self.roberta = RobertaModel(config, add_pooling_layer=False)
         self.lm_head = RobertaLMHead(config)
-
-    def forward(self, ctx: nn.Context, input_ids: jax.Array | None = None,
-                attention_mask: jax.Array | None = None, token_type_ids: jax.Array | None = None,
-                position_ids: jax.Array | None = None, inputs_embeds: jax.Array | None = None,
-                labels: jax.Array | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False) -> ModelOutput:
-        outputs = self._encoder_output(ctx, input_ids, attention_mask, token_type_ids, position_ids,
-                                       inputs_embeds, output_attentions, output_hidden_states)
-        word_embeddings = ctx.params["roberta"]["embeddings"]["word_embeddings"]["weight"]
-        logits = self.lm_head(ctx, outputs.last_hidden_state, word_embeddings)
-        loss = None if labels is None else token_loss(ctx.where(self), logits, labels, "token ids")
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
-                              attentions=outputs.get("attentions"))
