@@ -269,3 +269,25 @@ def test_strict_loading_knows_the_base_model_from_the_class(tmp_path):
     fnet._safetensors.save_file(tensors, tmp_path / "model.safetensors", {"format": "pt"})
     with pytest.raises(StateDictError, match=r"lacks 1 base-model tensor\(s\): transformer\.h\.1\.mlp\.c_fc\.weight"):
         models.GPT2ForSequenceClassification.from_pretrained(tmp_path)
+
+
+def test_input_errors_name_the_layer_and_both_shapes():
+    bert = models.BertModel(_config("bert"))
+    params, _ = bert.init(jax.random.key(0))
+    ids = jnp.ones((2, 3), jnp.int32)
+    with pytest.raises(ValueError, match=r"embeddings \(BertEmbeddings\(\)\): expected token_type_ids of the input's "
+                                         r"shape \(2, 3\), got shape \(2, 4\)"):
+        bert.apply(params, {}, ids, token_type_ids=jnp.zeros((2, 4), jnp.int32))
+    distil = models.DistilBertModel(_config("distilbert"))
+    dparams, _ = distil.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"expected attention_mask of the input's shape \(2, 3\)"):
+        distil.apply(dparams, {}, ids, attention_mask=jnp.ones((2, 5)))
+    gpt2 = models.GPT2LMHeadModel(_config("gpt2"))
+    gparams, _ = gpt2.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"input_ids contains 99, outside the vocabulary \(vocab_size\) \[0, 98\]"):
+        gpt2.apply(gparams, {}, ids.at[0, 1].set(99))
+    with pytest.raises(ValueError, match="give exactly one of input_ids or inputs_embeds"):
+        gpt2.apply(gparams, {})
+    with pytest.raises(ValueError, match=r"cannot handle batch sizes > 1 without a padding token"):
+        cls = models.LlamaForSequenceClassification(_config("llama", pad_token_id=None))
+        cls.apply(cls.init(jax.random.key(0))[0], {}, ids)

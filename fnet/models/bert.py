@@ -29,6 +29,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .. import _checks
 from .. import functional as F
 from .. import init as init_
 from .. import nn
