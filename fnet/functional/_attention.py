@@ -189,12 +189,21 @@ def model_attention(query: jax.Array, key: jax.Array, value: jax.Array, *,
     scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
     if implementation is None:
         fused = jax.default_backend() != "cpu" and not need_weights and dropout_p == 0.0
-        implementation = None if fused else "eager"
-    if implementation in (None, "xla", "cudnn"):
+        implementation = "auto" if fused else "eager"
+    if implementation in ("auto", "xla", "cudnn"):
         if allowed is not None:
             allowed = jnp.broadcast_to(allowed, (batch, 1, length, keys))
-        return _attend(query, key, value, allowed=allowed, scale=scale, implementation=implementation,
-                       need_weights=need_weights, dropout_p=dropout_p)
+        kw = dict(allowed=allowed, scale=scale, need_weights=need_weights, dropout_p=dropout_p)
+        if implementation == "auto":
+            # jax.nn.dot_product_attention's own default is XLA; cuDNN flash attention is
+            # asked for on GPU and refuses (at trace time) the shapes and dtypes it lacks
+            if jax.default_backend() == "gpu":
+                try:
+                    return _attend(query, key, value, implementation="cudnn", **kw)
+                except (ValueError, NotImplementedError, RuntimeError):
+                    pass
+            implementation = "xla"
+        return _attend(query, key, value, implementation=implementation, **kw)
     dtype = query.dtype
     if jnp.finfo(dtype).bits < 32:
         query, key, value = query.astype(jnp.float32), key.astype(jnp.float32), value.astype(jnp.float32)
