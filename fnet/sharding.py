@@ -31,7 +31,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from . import _tree
 
 __all__ = ["ShardingPlan", "data_parallel", "fully_sharded", "tensor_parallel", "make_mesh",
-           "BERT_TENSOR_PARALLEL_RULES", "MLP_TENSOR_PARALLEL_RULES", "per_device_bytes"]
+           "BERT_TENSOR_PARALLEL_RULES", "MLP_TENSOR_PARALLEL_RULES", "LLAMA_TENSOR_PARALLEL_RULES",
+           "GPT2_TENSOR_PARALLEL_RULES", "DISTILBERT_TENSOR_PARALLEL_RULES", "HF_TENSOR_PARALLEL_RULES",
+           "per_device_bytes"]
 
 Rule = Callable[[str, tuple[int, ...]], PartitionSpec | None]
 
@@ -238,6 +240,38 @@ BERT_TENSOR_PARALLEL_RULES = [
 MLP_TENSOR_PARALLEL_RULES = [
     ("*fc1.weight", ("model", None)), ("*fc1.bias", ("model",)), ("*fc2.weight", (None, "model")),
 ]
+# The Hugging Face decoders and DistilBERT (RoBERTa's names are BERT's): transformers' own
+# tp_plan ("colwise" q/k/v/gate/up, "rowwise" o/down), with the vocabulary of the LM head
+# split too. Llama/Mistral/Qwen2 (grouped-query attention: k/v split over their own heads):
+LLAMA_TENSOR_PARALLEL_RULES = [
+    ("*self_attn.q_proj.weight", ("model", None)), ("*self_attn.q_proj.bias", ("model",)),
+    ("*self_attn.k_proj.weight", ("model", None)), ("*self_attn.k_proj.bias", ("model",)),
+    ("*self_attn.v_proj.weight", ("model", None)), ("*self_attn.v_proj.bias", ("model",)),
+    ("*self_attn.o_proj.weight", (None, "model")),
+    ("*mlp.gate_proj.weight", ("model", None)), ("*mlp.gate_proj.bias", ("model",)),
+    ("*mlp.up_proj.weight", ("model", None)), ("*mlp.up_proj.bias", ("model",)),
+    ("*mlp.down_proj.weight", (None, "model")),
+    ("lm_head.weight", ("model", None)),
+]
+# GPT-2's Conv1D stores (in, out), the transpose of Linear: column parallel splits the last
+# dimension. c_attn packs q, k and v; splitting it is valid (XLA reshards at the head split).
+GPT2_TENSOR_PARALLEL_RULES = [
+    ("*attn.c_attn.weight", (None, "model")), ("*attn.c_attn.bias", ("model",)),
+    ("*attn.c_proj.weight", ("model", None)),
+    ("*mlp.c_fc.weight", (None, "model")), ("*mlp.c_fc.bias", ("model",)),
+    ("*mlp.c_proj.weight", ("model", None)),
+    ("lm_head.weight", ("model", None)),
+]
+DISTILBERT_TENSOR_PARALLEL_RULES = [
+    ("*attention.q_lin.weight", ("model", None)), ("*attention.q_lin.bias", ("model",)),
+    ("*attention.k_lin.weight", ("model", None)), ("*attention.k_lin.bias", ("model",)),
+    ("*attention.v_lin.weight", ("model", None)), ("*attention.v_lin.bias", ("model",)),
+    ("*attention.out_lin.weight", (None, "model")),
+    ("*ffn.lin1.weight", ("model", None)), ("*ffn.lin1.bias", ("model",)), ("*ffn.lin2.weight", (None, "model")),
+]
+# Every family of fnet.models (BERT and RoBERTa through BERT's names).
+HF_TENSOR_PARALLEL_RULES = (BERT_TENSOR_PARALLEL_RULES + LLAMA_TENSOR_PARALLEL_RULES + GPT2_TENSOR_PARALLEL_RULES
+                            + DISTILBERT_TENSOR_PARALLEL_RULES)
 
 
 def tensor_parallel(mesh: Mesh, rules: Sequence[tuple[str, tuple]] = BERT_TENSOR_PARALLEL_RULES,

@@ -14,10 +14,12 @@ Randomness: torch's second positional argument is named ``key`` (the attention k
 so the PRNG key for attention dropout is the keyword-only ``dropout_key``.
 
 The computation is one exact ``jax.numpy`` reference implementation
-(:func:`_reference_attention`). Every public entry point reaches it through
-:func:`_attend`, the single place where a fused kernel
-(``jax.nn.dot_product_attention``, cuDNN flash attention) can be dispatched later
-without touching mask handling or argument checking.
+(:func:`_reference_attention`). Every entry point reaches it through :func:`_attend`,
+the single place where the fused kernel (``jax.nn.dot_product_attention``, cuDNN
+flash attention on GPU) is dispatched instead, without touching mask handling or
+argument checking. :func:`model_attention` is the attention of the Hugging Face
+families (``fnet.models``): padding, causal, sliding-window and grouped-query masks
+over an optional static KV cache, fused on accelerators and explicit on CPU.
 """
 
 from __future__ import annotations
@@ -90,16 +92,129 @@ def _reference_attention(query: jax.Array, key: jax.Array, value: jax.Array,
 def _attend(query: jax.Array, key: jax.Array, value: jax.Array, *, allowed: jax.Array | None = None,
             bias: jax.Array | None = None, scale: float, dropout_p: float = 0.0,
             dropout_key: jax.Array | None = None, safe: bool = True, scale_query: bool = False,
-            need_weights: bool = False) -> tuple[jax.Array, jax.Array | None]:
-    """The one dispatch point of every attention in fnet (SDPA, MHA, BERT).
+            need_weights: bool = False, implementation: str = "eager"
+            ) -> tuple[jax.Array, jax.Array | None]:
+    """The one dispatch point of every attention in fnet (SDPA, MHA, the Hugging Face models).
 
-    Inputs are already validated and masks canonicalised. Today this always runs the
-    exact reference implementation; a fused kernel belongs here, chosen only when
-    ``need_weights`` is False and the masks are of a form the kernel supports.
+    Inputs are already validated and masks canonicalised: ``query (B, Hq, L, E)``,
+    ``key``/``value (B, Hkv, S, E)`` with ``Hkv`` dividing ``Hq`` (grouped-query
+    attention: query head ``h`` reads key/value head ``h // (Hq // Hkv)``, transformers'
+    ``repeat_kv``, computed without copying the keys). ``implementation="eager"`` runs
+    the exact reference computation; ``"xla"``/``"cudnn"`` run
+    ``jax.nn.dot_product_attention`` with that implementation, which the caller picks
+    only when neither weights nor dropout are needed and the mask is boolean.
     """
+    if implementation != "eager":
+        if need_weights or dropout_p > 0.0 or bias is not None or scale_query:
+            raise ValueError(f"attention: the fused {implementation!r} implementation returns no weights and "
+                             f"takes a boolean mask without dropout; use the eager implementation")
+        out = jax.nn.dot_product_attention(
+            jnp.swapaxes(query, 1, 2), jnp.swapaxes(key, 1, 2), jnp.swapaxes(value, 1, 2),
+            mask=allowed, scale=scale, implementation=implementation)
+        return jnp.swapaxes(out, 1, 2), None
+    hq, hkv = query.shape[-3] if query.ndim >= 3 else 1, key.shape[-3] if key.ndim >= 3 else 1
+    if hq != hkv:  # (B, Hkv, R, L, E) against (B, Hkv, 1, S, E): no repeated copy of the cache
+        group = hq // hkv
+        q5 = query.reshape(query.shape[:-3] + (hkv, group) + query.shape[-2:])
+
+        def expand(mask):  # (B, H or 1, L, S) -> (B, H or 1, 1, L, S)
+            return None if mask is None or mask.ndim < 3 else mask[..., None, :, :, :]
+
+        out, weights = _reference_attention(q5, key[..., None, :, :], value[..., None, :, :], expand(allowed),
+                                            expand(bias), scale, dropout_p, dropout_key, safe, scale_query)
+        out = out.reshape(query.shape[:-1] + out.shape[-1:])
+        weights = weights.reshape(query.shape[:-1] + weights.shape[-1:])
+        return out, (weights if need_weights else None)
     out, weights = _reference_attention(query, key, value, allowed, bias, scale, dropout_p,
                                         dropout_key, safe, scale_query)
     return out, (weights if need_weights else None)
+
+
+def model_attention(query: jax.Array, key: jax.Array, value: jax.Array, *,
+                    attention_mask: jax.Array | None = None, causal: bool = False,
+                    sliding_window: int | None = None, query_offset: Any = 0, scale: float | None = None,
+                    dropout_p: float = 0.0, dropout_key: jax.Array | None = None, need_weights: bool = False,
+                    implementation: str | None = None) -> tuple[jax.Array, jax.Array | None]:
+    """The attention of the Hugging Face families: padding, causal, sliding-window, grouped-query.
+
+    One function for BERT, RoBERTa, DistilBERT, GPT-2 and the Llama family, with or
+    without a static KV cache (the keys then span the whole cache and ``query_offset``
+    says where the queries sit in it).
+
+    Args:
+        query: ``(B, Hq, L, E)``.
+        key, value: ``(B, Hkv, S, E)``; ``Hkv`` divides ``Hq`` (grouped-query attention,
+            query head ``h`` reads key/value head ``h // (Hq // Hkv)`` as transformers'
+            ``repeat_kv`` arranges them).
+        attention_mask: ``(B, S)``, nonzero where the key takes part (0 = padding).
+        causal: key ``j`` is visible to query ``i`` only when ``j <= query_offset + i``.
+        sliding_window: ``W``: also ``j > query_offset + i - W`` (Mistral: each token
+            sees itself and the ``W - 1`` keys before it).
+        query_offset: index in the key sequence of the first query (an int or a traced
+            integer scalar: the number of positions already in the cache).
+        scale: score scale, default ``1 / sqrt(E)``.
+        dropout_p, dropout_key: dropout on the attention weights (training).
+        need_weights: also return the attention weights ``(B, Hq, L, S)``.
+        implementation: None picks ``jax.nn.dot_product_attention`` (cuDNN flash
+            attention where it applies) on GPU/TPU when neither weights nor dropout are
+            asked for, and the explicit computation on CPU; ``"eager"`` always the
+            explicit one; ``"xla"``/``"cudnn"`` force the fused function.
+
+    Returns:
+        ``(output (B, Hq, L, E), weights (B, Hq, L, S) or None)``.
+
+    Masked scores get the dtype's most negative value added, as in transformers'
+    eager masks: a query whose keys are all masked (a left-padding position) averages
+    every value there, as transformers' eager attention does (the fused path gives
+    another value; such rows are padding and no real token reads them). Half-precision
+    inputs are computed in float32 on the explicit path, as transformers' softmax is.
+
+    PyTorch equivalent: transformers' ``eager_attention_forward`` with the masks of
+    ``transformers.masking_utils`` (``create_causal_mask``,
+    ``create_sliding_window_causal_mask``, ``create_bidirectional_mask``).
+    """
+    batch, _, length, head_dim = query.shape
+    keys = key.shape[-2]
+    allowed = None
+    if attention_mask is not None:
+        allowed = (jnp.asarray(attention_mask) != 0)[:, None, None, :]  # (B, 1, 1, S)
+    if causal or sliding_window is not None:
+        q_index = jnp.arange(length)[:, None] + query_offset
+        k_index = jnp.arange(keys)[None, :]
+        visible = k_index <= q_index if causal else jnp.ones((length, keys), bool)
+        if sliding_window is not None:
+            visible = jnp.logical_and(visible, k_index > q_index - sliding_window)
+        visible = visible[None, None]  # (1, 1, L, S)
+        allowed = visible if allowed is None else jnp.logical_and(allowed, visible)
+    scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
+    if implementation is None:
+        fused = jax.default_backend() != "cpu" and not need_weights and dropout_p == 0.0
+        implementation = "auto" if fused else "eager"
+    if implementation in ("auto", "xla", "cudnn"):
+        if allowed is not None:
+            allowed = jnp.broadcast_to(allowed, (batch, 1, length, keys))
+        kw = dict(allowed=allowed, scale=scale, need_weights=need_weights, dropout_p=dropout_p)
+        if implementation == "auto":
+            # jax.nn.dot_product_attention's own default is XLA; cuDNN flash attention is
+            # asked for on GPU and refuses (at trace time) the shapes and dtypes it lacks
+            if jax.default_backend() == "gpu":
+                try:
+                    return _attend(query, key, value, implementation="cudnn", **kw)
+                except (ValueError, NotImplementedError, RuntimeError):
+                    pass
+            implementation = "xla"
+        return _attend(query, key, value, implementation=implementation, **kw)
+    dtype = query.dtype
+    if jnp.finfo(dtype).bits < 32:
+        query, key, value = query.astype(jnp.float32), key.astype(jnp.float32), value.astype(jnp.float32)
+    bias = None
+    if allowed is not None:
+        bias = jnp.where(allowed, jnp.asarray(0, query.dtype), jnp.asarray(jnp.finfo(query.dtype).min, query.dtype))
+    out, weights = _attend(query, key, value, bias=bias, scale=scale, dropout_p=dropout_p,
+                           dropout_key=dropout_key, safe=False, need_weights=need_weights)
+    if weights is not None:
+        weights = weights.astype(dtype)
+    return out.astype(dtype), weights
 
 
 # ---------------------------------------------------------------------------------------

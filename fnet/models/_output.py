@@ -62,3 +62,42 @@ def register_output(cls: type) -> type:
 
 
 register_output(ModelOutput)
+
+
+# transformers' output classes (fields in transformers' order; absent ones are left out)
+
+@register_output
+class BaseModelOutput(ModelOutput):
+    """``last_hidden_state``, optional ``hidden_states``, ``attentions``."""
+
+
+@register_output
+class BaseModelOutputWithPooling(ModelOutput):
+    """``last_hidden_state``, ``pooler_output``, optional ``hidden_states``, ``attentions``."""
+
+
+@register_output
+class BaseModelOutputWithPast(ModelOutput):
+    """``last_hidden_state``, ``cache`` (the updated static KV cache, when one was given),
+    optional ``hidden_states``, ``attentions``."""
+
+
+@register_output
+class SequenceClassifierOutput(ModelOutput):
+    """``loss`` (with labels), ``logits``, optional ``hidden_states``, ``attentions``."""
+
+
+@register_output
+class TokenClassifierOutput(ModelOutput):
+    """``loss`` (with labels), ``logits``, optional ``hidden_states``, ``attentions``."""
+
+
+@register_output
+class MaskedLMOutput(ModelOutput):
+    """``loss`` (with labels), ``logits``, optional ``hidden_states``, ``attentions``."""
+
+
+@register_output
+class CausalLMOutputWithPast(ModelOutput):
+    """``loss`` (with labels), ``logits``, ``cache`` (when one was given), optional
+    ``hidden_states``, ``attentions``."""

@@ -6,10 +6,12 @@
 * :func:`load_checkpoint`: ``model.safetensors``, a sharded
   ``model.safetensors.index.json``, or ``pytorch_model.bin`` (and its sharded index),
   the latter only through ``torch.load(weights_only=True)``.
-* :func:`from_pretrained`: checkpoint -> ``(model, params)`` with transformers' rules
-  for the ``bert.`` prefix, tied weights and freshly initialised heads.
-* :func:`save_pretrained`: ``config.json`` + ``model.safetensors`` that
-  ``transformers.AutoModel.from_pretrained`` reads.
+* :func:`from_pretrained`: checkpoint -> a bound :class:`~fnet.models.modeling.Pretrained`
+  model with transformers' rules for the base-model prefix, tied weights and freshly
+  initialised heads. The hub knows no family: the model class names its
+  ``config_class``, ``base_model_prefix`` and which keys are required.
+* :func:`save_pretrained`: ``config.json`` + ``model.safetensors`` (or shards and
+  ``model.safetensors.index.json``) that ``transformers.AutoModel.from_pretrained`` reads.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ import numpy as np
 
 from .. import _tree
 from .._checks import fmt_shape
-from ..io import CheckpointError, LoadResult, StateDictError, load_state_dict, model_shapes, read_checkpoint, save
+from .._files import atomic_write
+from .._safetensors import save_file
+from ..io import CheckpointError, StateDictError, load_state_dict, model_shapes, read_checkpoint, to_numpy
+from .modeling import Pretrained
 
 __all__ = ["resolve_model_dir", "load_checkpoint", "from_pretrained", "save_pretrained", "Pretrained",
-           "HUB_OPTIONS"]
+           "HUB_OPTIONS", "parse_size"]
 
 logger = logging.getLogger("fnet.models")
 
@@ -131,36 +136,6 @@ def load_checkpoint(directory: str | os.PathLike) -> dict[str, np.ndarray]:
 # loading into a model
 
 
-class Pretrained(tuple):
-    """``(model, params)`` from :func:`from_pretrained`, with the loader's report attached.
-
-    Attributes:
-        model, params: the pair it unpacks into.
-        result: the :class:`fnet.io.LoadResult` of the load (``missing_keys``,
-            ``unexpected_keys``, ``mismatched_keys``).
-        loading_info: the report as transformers' ``output_loading_info`` dict.
-    """
-
-    result: LoadResult
-
-    def __new__(cls, model: Any, result: LoadResult):
-        self = super().__new__(cls, (model, result.params))
-        self.result = result
-        return self
-
-    @property
-    def model(self) -> Any:
-        return self[0]
-
-    @property
-    def params(self) -> dict:
-        return self[1]
-
-    @property
-    def loading_info(self) -> dict[str, list]:
-        return self.result.loading_info()
-
-
 def _rename_legacy(key: str) -> str:
     """Old TF-converted checkpoints name LayerNorm parameters gamma/beta (transformers renames)."""
     if key.endswith(".gamma"):
@@ -183,13 +158,6 @@ def _prefix_rule(checkpoint: Iterable[str], expected: set[str], prefix: str) -> 
     return lambda k: k
 
 
-def _is_backbone(key: str, prefix: str) -> bool:
-    """Embeddings and encoder: what a pretrained checkpoint must provide (heads may be new)."""
-    if key.startswith(prefix + "."):
-        key = key[len(prefix) + 1:]
-    return key.startswith(("embeddings.", "encoder."))
-
-
 def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike, *, config: Any = None,
                     dtype: Any = None, key: jax.Array | None = None, strict: bool = True,
                     ignore_mismatched_sizes: bool = False, output_loading_info: bool = False,
@@ -199,14 +167,18 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
     """Builds ``cls`` from a Hugging Face model directory or Hub repo id and loads its weights.
 
     Args:
-        cls: a BERT class (``BertModel``, ``BertForSequenceClassification``...).
+        cls: a model class (``BertModel``, ``LlamaForCausalLM``...); its ``config_class``
+            reads ``config.json``.
         pretrained_model_name_or_path: directory or repo id (see :func:`resolve_model_dir`).
-        config: a ``BertConfig`` to use instead of the checkpoint's ``config.json``.
-        dtype: floating dtype of the parameters (default float32).
+        config: a config of ``cls.config_class`` to use instead of ``config.json``.
+        dtype: floating dtype of the parameters: None (default) float32; ``"auto"``
+            keeps each tensor's dtype as stored (bf16/fp16 checkpoints stay bf16/fp16);
+            a dtype (``jnp.bfloat16``) casts every floating tensor to it.
         key: PRNG key for parameters the checkpoint does not have (a new head).
-        strict: raise when embeddings or encoder tensors are missing (a head, the
-            pooler and an MLM head may always be newly initialised, as in transformers).
-            With ``strict=False`` every missing tensor is initialised and reported.
+        strict: raise when base-model tensors are missing (``cls.is_required_key``: a
+            task head, a pooler or an LM head may always be newly initialised, as in
+            transformers). With ``strict=False`` every missing tensor is initialised and
+            reported.
         ignore_mismatched_sizes: re-initialise tensors whose shape differs from the
             checkpoint's (e.g. a classifier with another number of labels) instead of
             raising.
@@ -215,7 +187,8 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
         **config_overrides: config values to change (``num_labels=3``, ``problem_type=...``).
 
     Returns:
-        ``Pretrained(model, params)`` (unpacks as a pair; ``.loading_info`` holds
+        ``Pretrained(model, params)``: callable like a transformers model
+        (``model(**inputs)``), unpacks as a pair; ``.loading_info`` holds
         ``missing_keys``, ``unexpected_keys``, ``mismatched_keys`` and
         ``newly_initialized_keys``), or a triple with ``output_loading_info=True``.
         Newly initialised and unused tensors are also logged as warnings on the
@@ -224,12 +197,10 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
     Raises:
         FileNotFoundError: the model cannot be found.
         CheckpointError: no weight file or a corrupt one.
-        StateDictError: shapes differ (naming each tensor), or backbone tensors are
+        StateDictError: shapes differ (naming each tensor), or base-model tensors are
             missing with ``strict=True``.
-        ValueError: the config is not a BERT config.
+        ValueError: ``config.json`` is another family's (its ``model_type``).
     """
-    from .bert import BertConfig
-
     directory = resolve_model_dir(pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
                                   local_files_only=local_files_only, token=token,
                                   force_download=force_download)
@@ -237,7 +208,7 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
         config_path = os.path.join(directory, "config.json")
         if not os.path.isfile(config_path):
             raise FileNotFoundError(f"from_pretrained: {directory!r} has no config.json")
-        config = BertConfig.from_json_file(config_path)
+        config = cls.config_class.from_json_file(config_path)
     if config_overrides:
         config = config.replace(**config_overrides)
     model = cls(config)
@@ -250,12 +221,12 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
     legacy = {_rename_legacy(k) for k in raw}
     align = _prefix_rule(legacy, expected, prefix)
     ignored = tuple(model._keys_to_ignore_on_load)
-    tied = set(model._tied_keys)
+    tied = set(model._tied_keys) - expected  # the second name of a tied weight: a copy
     result = load_state_dict(
-        model, raw, strict=strict, dtype=dtype if dtype is not None else jnp.float32, key=key,
+        model, raw, strict=strict, dtype=_load_dtype(dtype), key=key,
         rename=lambda k: align(_rename_legacy(k)),
         ignore=lambda k: k in tied or any(k == pat or k.endswith("." + pat) for pat in ignored),
-        allow_missing=lambda k: not _is_backbone(k, prefix), allow_unexpected=lambda k: True,
+        allow_missing=lambda k: not model.is_required_key(k), allow_unexpected=lambda k: True,
         ignore_mismatched_sizes=ignore_mismatched_sizes, copy=False,
         where=f"{cls.__name__}.from_pretrained({name!r})")
     info = result.loading_info()
@@ -269,20 +240,59 @@ def from_pretrained(cls: type, pretrained_model_name_or_path: str | os.PathLike,
                        result.newly_initialized_keys)
     if output_loading_info:
         return model, result.params, info
-    return Pretrained(model, result)
+    return model.bind(result.params, info, result)
+
+
+def _load_dtype(dtype: Any) -> Any:
+    """The dtype floating checkpoint tensors load as: float32 by default, as stored with "auto"."""
+    if dtype is None:
+        return jnp.float32
+    if isinstance(dtype, str):
+        if dtype != "auto":
+            raise ValueError(f"from_pretrained: dtype must be None, 'auto' or a floating dtype, got {dtype!r}")
+        return None
+    return dtype
 
 
 # ---------------------------------------------------------------------------------------
 # writing
 
 
-def save_pretrained(model: Any, params: Mapping, save_directory: str | os.PathLike) -> None:
-    """Writes ``config.json`` and ``model.safetensors`` in transformers' layout.
+def parse_size(size: int | str) -> int:
+    """``5_000_000``, ``"200MB"``, ``"5GB"``, ``"1GiB"`` -> bytes (transformers' ``max_shard_size``)."""
+    if isinstance(size, (int, np.integer)):
+        return int(size)
+    text = str(size).strip().upper()
+    units = {"KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30, "KB": 10 ** 3, "MB": 10 ** 6, "GB": 10 ** 9, "B": 1}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            try:
+                return int(float(text[: -len(unit)]) * factor)
+            except ValueError:
+                break
+    raise ValueError(f"save_pretrained: max_shard_size must be a number of bytes or a size such as '200MB', "
+                     f"got {size!r}")
 
-    The weights are the flattened parameter tree (torch names; tied MLM weights
-    written once, as transformers does) in a safetensors file with
-    ``{"format": "pt"}`` metadata, written atomically. ``config.json`` records
-    ``architectures: [<class name>]`` so ``AutoModelFor...`` picks the right head.
+
+def save_pretrained(model: Any, params: Mapping, save_directory: str | os.PathLike, *,
+                    max_shard_size: int | str = "5GB", dtype: Any = None) -> None:
+    """Writes ``config.json`` and safetensors weights in transformers' layout.
+
+    The weights are the flattened parameter tree (torch names; tied weights written
+    once, as transformers does) with ``{"format": "pt"}`` metadata. Up to
+    ``max_shard_size`` they go to one ``model.safetensors``; beyond it to
+    ``model-00001-of-0000N.safetensors`` shards plus ``model.safetensors.index.json``
+    (transformers' ``weight_map``), the index written last. Every file is written
+    atomically, and weight files of an earlier save in the same directory that the
+    new one does not use are removed afterwards (a stale ``model.safetensors`` would
+    otherwise shadow new shards). ``config.json`` records ``architectures: [<class
+    name>]`` so ``AutoModelFor...`` picks the right head, and the weights' ``dtype``.
+
+    Args:
+        model, params: the model and its parameter tree.
+        save_directory: created if needed.
+        max_shard_size: bytes or a size string (``"200MB"``, ``"5GB"``).
+        dtype: cast floating weights to this dtype (``jnp.bfloat16``); default as they are.
     """
     want_params, _ = model_shapes(model)
     flat = _tree.flatten(params)
@@ -295,7 +305,46 @@ def save_pretrained(model: Any, params: Mapping, save_directory: str | os.PathLi
         if tuple(np.shape(flat[k])) != tuple(spec.shape):
             raise StateDictError(f"save_pretrained: {k} has shape {fmt_shape(np.shape(flat[k]))}, the model "
                                  f"expects {fmt_shape(spec.shape)}")
+    limit = parse_size(max_shard_size)
+    tensors = {}
+    for k in want_params:
+        array = to_numpy(flat[k])
+        if dtype is not None and (np.issubdtype(array.dtype, np.floating) or array.dtype.name == "bfloat16"):
+            array = np.asarray(jnp.asarray(array, dtype))
+        tensors[k] = array
+    float_dtypes = {a.dtype.name for a in tensors.values()
+                    if np.issubdtype(a.dtype, np.floating) or a.dtype.name == "bfloat16"}
     os.makedirs(save_directory, exist_ok=True)
-    config = model.config.replace(architectures=[type(model).__name__])
-    config.save_pretrained(save_directory)
-    save(os.path.join(save_directory, "model.safetensors"), params, metadata={"format": "pt"})
+    directory = os.fspath(save_directory)
+    shards: list[dict[str, np.ndarray]] = [{}]
+    size = 0
+    for k, array in tensors.items():
+        if shards[-1] and size + array.nbytes > limit:
+            shards.append({})
+            size = 0
+        shards[-1][k] = array
+        size += array.nbytes
+    meta = {"format": "pt"}
+    if len(shards) == 1:
+        written = {"model.safetensors"}
+        save_file(shards[0], os.path.join(directory, "model.safetensors"), meta)
+    else:
+        names = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        weight_map = {}
+        for shard_name, shard in zip(names, shards):
+            save_file(shard, os.path.join(directory, shard_name), meta)
+            weight_map.update({k: shard_name for k in shard})
+        index = {"metadata": {"total_size": int(sum(a.nbytes for a in tensors.values()))},
+                 "weight_map": weight_map}
+        with atomic_write(os.path.join(directory, "model.safetensors.index.json"), "w") as handle:
+            handle.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+        written = set(names) | {"model.safetensors.index.json"}
+    changes: dict[str, Any] = {"architectures": [type(model).__name__]}
+    if len(float_dtypes) == 1:
+        changes["dtype"] = float_dtypes.pop()
+    model.config.replace(**changes).save_pretrained(directory)
+    for stale in os.listdir(directory):
+        is_weights = stale == "model.safetensors" or stale == "model.safetensors.index.json" or (
+            stale.startswith("model-") and stale.endswith(".safetensors"))
+        if is_weights and stale not in written:
+            os.remove(os.path.join(directory, stale))
