@@ -95,9 +95,14 @@ def traced_checks() -> Iterator[None]:
         _TRACING.on = previous
 
 
+def is_traced(x: Any) -> bool:
+    """Whether ``x`` is an abstract value of a trace (jit/grad/vmap): its values are unknown now."""
+    return isinstance(x, jax.core.Tracer)
+
+
 def concrete(x: Any) -> np.ndarray | None:
     """The values of ``x`` when they are known now; None while tracing (jit/grad/vmap)."""
-    if isinstance(x, jax.core.Tracer):
+    if is_traced(x):
         return None
     try:
         return np.asarray(x)

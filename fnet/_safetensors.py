@@ -13,7 +13,8 @@ where the previous ended, so none overlap and none leave a gap), each spans
 ``prod(shape) * itemsize`` bytes, and the last ends at the end of the file. Every
 error names the file and the tensor.
 
-Why not the ``safetensors`` package (already a dependency): its numpy reader cannot
+Why not the ``safetensors`` package (only the parity and test extras install it, to check
+that its reader loads fnet's files): its numpy reader cannot
 hold bfloat16 or float8, its errors name neither the file nor the tensor (``Error
 while deserializing header: InvalidOffset``), and ``safe_open`` memory-maps the file.
 fnet instead reads each tensor with ``readinto`` into a fresh 64-byte-aligned buffer

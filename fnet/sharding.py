@@ -40,20 +40,53 @@ Rule = Callable[[str, tuple[int, ...]], PartitionSpec | None]
 
 def make_mesh(shape: Sequence[int] | None = None, axis_names: Sequence[str] = ("data",),
               devices: Sequence[Any] | None = None) -> Mesh:
-    """A mesh over ``devices`` (default: all of them) with the given shape and axis names."""
+    """``jax.make_mesh`` over ``devices`` (default: all of them), with ``Auto`` axes.
+
+    ``jax.make_mesh`` orders the devices by the hardware topology (neighbouring TPU
+    chips on the same axis); fnet only adds the default shape (every device on one
+    axis) and the axis type its plans use (see :class:`ShardingPlan`).
+
+    Args:
+        shape: the mesh's shape; default ``(len(devices),)``.
+        axis_names: one name per axis (``("data", "model")``).
+        devices: the devices; default ``jax.devices()``.
+
+    PyTorch equivalent: ``torch.distributed.device_mesh.init_device_mesh``.
+    """
     devices = list(devices if devices is not None else jax.devices())
     shape = tuple(shape) if shape is not None else (len(devices),)
     if math.prod(shape) != len(devices):
         raise ValueError(f"make_mesh: a mesh of shape {shape} needs {math.prod(shape)} devices, "
                          f"got {len(devices)}")
-    return Mesh(np.asarray(devices, dtype=object).reshape(shape), tuple(axis_names))
+    if len(axis_names) != len(shape):
+        raise ValueError(f"make_mesh: {len(shape)} axes need {len(shape)} names, got {tuple(axis_names)}")
+    return jax.make_mesh(shape, tuple(axis_names), devices=devices,
+                         axis_types=(jax.sharding.AxisType.Auto,) * len(shape))
+
+
+def _with_auto_axes(mesh: Mesh) -> Mesh:
+    """The same devices and axis names with ``Auto`` axis types.
+
+    fnet's plans say where arrays live (``NamedSharding`` of the parameters, optimizer
+    state and batch) and let XLA's partitioner choose every intermediate layout. A mesh
+    with ``Explicit`` axes (``jax.make_mesh``'s default in recent JAX) makes sharding part
+    of each array's type instead, and a plain ``x @ w`` with both operands split over
+    ``"data"`` (FSDP) is then a type error; on the ``Auto`` view of the mesh the same
+    program compiles, with the same placement.
+    """
+    types = getattr(mesh, "axis_types", None)
+    if types is None or all(t == jax.sharding.AxisType.Auto for t in types):
+        return mesh
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(jax.sharding.AxisType.Auto,) * len(mesh.axis_names))
 
 
 class ShardingPlan:
     """How a model, its optimizer state and its batches are laid out on a mesh.
 
     Args:
-        mesh: the device mesh.
+        mesh: the device mesh; one with ``Explicit`` axes (``jax.make_mesh``'s default)
+            is used with ``Auto`` axes (the same devices and names), since the plan
+            leaves intermediate layouts to XLA.
         data_axis: mesh axis (or tuple of axes) the batch's first dimension is split over.
         rules: ``(name, shape) -> PartitionSpec | None`` functions tried in order for
             each parameter (torch name such as ``"encoder.layer.0.attention.self.query.weight"``);
@@ -62,7 +95,7 @@ class ShardingPlan:
 
     def __init__(self, mesh: Mesh, data_axis: str | tuple[str, ...] | None = "data",
                  rules: Sequence[Rule] = ()):
-        self.mesh = mesh
+        self.mesh = _with_auto_axes(mesh)
         self.data_axis = data_axis
         self.rules = list(rules)
 

@@ -113,7 +113,7 @@ def _run_sample(info, fn, sample, inplace: bool):
 
 
 def _check_shard(shard: int, samples: int) -> None:
-    from fnet._port._optable import load
+    from fnet._port._handlers import load
 
     load()
     failures = []

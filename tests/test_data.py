@@ -232,6 +232,21 @@ def test_transforms_are_reproducible_through_the_loader():
         D.transforms.Normalize([0.5], [0.0])
 
 
+def test_random_transforms_take_an_explicit_generator():
+    image = np.arange(3 * 8 * 8, dtype=np.float32).reshape(3, 8, 8)
+    pipeline = D.transforms.Compose([D.transforms.RandomCrop(5, padding=1), D.transforms.RandomHorizontalFlip(),
+                                     D.transforms.Lambda(lambda x: x * 2)])
+    a = pipeline(image, rng=np.random.default_rng(3))
+    b = pipeline(image, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    draws = {pipeline(image, rng=np.random.default_rng(seed)).tobytes() for seed in range(20)}
+    assert len(draws) > 5  # the generator decides the crop and the flip
+    # the same draws as the transforms called one by one with that generator
+    rng = np.random.default_rng(3)
+    by_hand = D.transforms.RandomHorizontalFlip()(D.transforms.RandomCrop(5, padding=1)(image, rng=rng), rng=rng) * 2
+    np.testing.assert_array_equal(a, by_hand)
+
+
 def test_bundled_datasets_have_model_ready_shapes():
     train, test = D.load_digits(train=True), D.load_digits(train=False)
     assert len(train) + len(test) == 1797

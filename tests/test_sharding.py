@@ -219,6 +219,29 @@ def test_sharded_training_equals_single_device_and_lays_out_parameters(model_nam
     assert _spec(adam.count) == ()
 
 
+def test_plans_accept_meshes_made_by_jax_make_mesh():
+    """jax.make_mesh's meshes have Explicit axes by default; the plans use them as Auto."""
+    mesh = jax.make_mesh((4, 2), ("data", "model"))
+    assert jax.sharding.AxisType.Explicit in tuple(mesh.axis_types)
+    plan = sharding.fully_sharded(jax.make_mesh((8,), ("data",)), min_size=64)
+    assert plan.mesh.axis_types == (jax.sharding.AxisType.Auto,)
+    _assert_same(_single("mlp").params, _train(MLP(), plan).params)
+    tp = sharding.tensor_parallel(mesh, sharding.MLP_TENSOR_PARALLEL_RULES)
+    assert tp.mesh.devices.tolist() == mesh.devices.tolist() and tp.mesh.axis_names == mesh.axis_names
+    _assert_same(_single("mlp").params, _train(MLP(), tp).params)
+
+
+def test_make_mesh_is_jax_make_mesh_with_auto_axes():
+    mesh = sharding.make_mesh((4, 2), ("data", "model"))
+    reference = jax.make_mesh((4, 2), ("data", "model"))
+    assert mesh.devices.tolist() == reference.devices.tolist()
+    assert mesh.axis_types == (jax.sharding.AxisType.Auto,) * 2
+    with pytest.raises(ValueError, match=r"make_mesh: a mesh of shape \(3,\) needs 3 devices, got 8"):
+        sharding.make_mesh((3,))
+    with pytest.raises(ValueError, match=r"make_mesh: 2 axes need 2 names, got \('data',\)"):
+        sharding.make_mesh((4, 2), ("data",))
+
+
 def test_fsdp_checkpoint_restores_on_one_and_two_devices(tmp_path):
     plan8 = sharding.fully_sharded(sharding.make_mesh((8,), ("data",)), min_size=64)
     fs = _train(MLP(), plan8)

@@ -193,7 +193,7 @@ def _make(torch_module: Any, args: tuple, kwargs: dict, dynamic_batch: bool, dyn
 
     from . import _capture
     from ._build import Tree
-    from ._optable import load
+    from ._handlers import load
 
     if not isinstance(torch_module, torch.nn.Module):
         raise TypeError(f"fnet.port: expected a torch.nn.Module, got {type(torch_module).__name__}")

@@ -73,13 +73,6 @@ class Run:
         return self._next_key()
 
 
-def load() -> dict[str, Handler]:
-    """Imports every handler module once and returns the table."""
-    from . import _ops_nn, _ops_pointwise, _ops_reduce, _ops_shape, _ops_sym  # noqa: F401
-
-    return HANDLERS
-
-
 def reduction_name(code: int | str) -> str:
     """ATen's reduction enum (0 none, 1 mean, 2 sum) as torch.nn.functional's string."""
     if isinstance(code, str):

@@ -41,7 +41,7 @@ def core_ops() -> list[str]:
 
 def classify() -> dict[str, list[str]]:
     """``{"handled" | "backward" | "missing": [operator names]}`` over the Core ATen opset."""
-    from ._optable import load
+    from ._handlers import load
 
     handlers = load()
     table: dict[str, list[str]] = {"handled": [], "backward": [], "missing": []}
@@ -59,7 +59,7 @@ def markdown() -> str:
     """The README block: counts and every operator by status."""
     import torch
 
-    from ._optable import load
+    from ._handlers import load
 
     table = classify()
     total = sum(len(v) for v in table.values())

@@ -10,7 +10,8 @@ from ._bundled import load_digits, make_classification, make_regression
 from ._dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, TensorDataset,
                        random_split)
 from ._formats import CIFAR10, MNIST, DatasetFileError, FashionMNIST, download_url, read_idx
-from ._loader import DataLoader, default_collate, default_convert
+from ._collate import default_collate, default_convert
+from ._loader import DataLoader
 from ._sampler import (BatchSampler, DistributedSampler, RandomSampler, Sampler, SequentialSampler,
                        SubsetRandomSampler, WeightedRandomSampler)
 from ._worker import get_worker_info

@@ -1,4 +1,5 @@
-"""Collate functions that keep shapes static (fewer XLA recompilations)."""
+"""Collate functions: torch's ``default_collate`` / ``default_convert``, and
+``BucketCollate``, which keeps shapes static (fewer XLA recompilations)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,47 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._loader import default_collate
+__all__ = ["default_collate", "default_convert", "BucketCollate"]
 
-__all__ = ["BucketCollate"]
+
+def default_collate(samples: Sequence[Any]) -> Any:
+    """Stacks samples: arrays into one array, tuples/dicts element-wise.
+
+    PyTorch equivalent: ``torch.utils.data.default_collate``.
+    """
+    first = samples[0]
+    if isinstance(first, Mapping):
+        return {k: default_collate([s[k] for s in samples]) for k in first}
+    if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
+        return type(first)(*(default_collate(list(f)) for f in zip(*samples)))
+    if isinstance(first, (tuple, list)):
+        return type(first)(default_collate(list(f)) for f in zip(*samples))
+    if isinstance(first, (str, bytes)):
+        return list(samples)
+    return np.stack([np.asarray(s) for s in samples])
+
+
+def default_convert(data: Any) -> Any:
+    """One sample as numpy: arrays (numpy, JAX, torch) become numpy arrays, through dicts, tuples, lists.
+
+    What a ``DataLoader(batch_size=None)`` yields for each sample (no batching). Strings
+    and other objects are returned unchanged.
+
+    PyTorch equivalent: ``torch.utils.data.default_convert`` (numpy arrays to tensors there).
+    """
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, Mapping):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(v) for v in data))
+    if isinstance(data, (tuple, list)):
+        return type(data)(default_convert(v) for v in data)
+    if hasattr(data, "__array__") and not isinstance(data, (str, bytes)):
+        from ..io import to_numpy
+
+        return to_numpy(data)
+    return data
 
 
 class BucketCollate:

@@ -32,7 +32,7 @@ class Dataset:
 
     def get_batch(self, indices: np.ndarray) -> Any:
         """A whole batch at once; the default stacks single samples (see DataLoader)."""
-        from ._loader import default_collate
+        from ._collate import default_collate
 
         fetch = getattr(self, "__getitems__", None)
         samples = fetch([int(i) for i in indices]) if callable(fetch) else [self[int(i)] for i in indices]
@@ -158,7 +158,7 @@ class StackDataset(Dataset):
 def _batch_of(dataset: Any, indices: np.ndarray) -> Any:
     if hasattr(dataset, "get_batch"):
         return dataset.get_batch(indices)
-    from ._loader import default_collate
+    from ._collate import default_collate
 
     return default_collate([dataset[int(i)] for i in indices])
 

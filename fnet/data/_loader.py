@@ -5,66 +5,16 @@ from __future__ import annotations
 import queue
 import threading
 import weakref
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from . import _rng
+from ._collate import default_collate, default_convert
 from ._dataset import IterableDataset
 from ._sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
-__all__ = ["DataLoader", "default_collate", "default_convert"]
-
-_local = threading.local()
-
-
-def current_rng() -> np.random.Generator:
-    """The generator random transforms draw from: seeded per (seed, epoch, batch) by the loader."""
-    rng = getattr(_local, "rng", None)
-    if rng is None:
-        rng = np.random.default_rng()
-        _local.rng = rng
-    return rng
-
-
-def default_collate(samples: Sequence[Any]) -> Any:
-    """Stacks samples: arrays into one array, tuples/dicts element-wise.
-
-    PyTorch equivalent: ``torch.utils.data.default_collate``.
-    """
-    first = samples[0]
-    if isinstance(first, Mapping):
-        return {k: default_collate([s[k] for s in samples]) for k in first}
-    if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
-        return type(first)(*(default_collate(list(f)) for f in zip(*samples)))
-    if isinstance(first, (tuple, list)):
-        return type(first)(default_collate(list(f)) for f in zip(*samples))
-    if isinstance(first, (str, bytes)):
-        return list(samples)
-    return np.stack([np.asarray(s) for s in samples])
-
-
-def default_convert(data: Any) -> Any:
-    """One sample as numpy: arrays (numpy, JAX, torch) become numpy arrays, through dicts, tuples, lists.
-
-    What a ``DataLoader(batch_size=None)`` yields for each sample (no batching). Strings
-    and other objects are returned unchanged.
-
-    PyTorch equivalent: ``torch.utils.data.default_convert`` (numpy arrays to tensors there).
-    """
-    if isinstance(data, np.ndarray):
-        return data
-    if isinstance(data, Mapping):
-        return {k: default_convert(v) for k, v in data.items()}
-    if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(default_convert(v) for v in data))
-    if isinstance(data, (tuple, list)):
-        return type(data)(default_convert(v) for v in data)
-    if hasattr(data, "__array__") and not isinstance(data, (str, bytes)):
-        from ..io import to_numpy
-
-        return to_numpy(data)
-    return data
-
+__all__ = ["DataLoader"]
 
 class _BatchMaker:
     """Builds batch ``number`` of ``epoch`` from its indices: the whole loader logic a worker needs.
@@ -84,7 +34,7 @@ class _BatchMaker:
         self.drop_last = drop_last
 
     def _seed(self, epoch: int, number: int) -> None:
-        _local.rng = np.random.default_rng([self.seed, epoch, number, 7, self.shard_index])
+        _rng.set_batch_rng(np.random.default_rng([self.seed, epoch, number, 7, self.shard_index]))
 
     def _collate(self, samples: list) -> Any:
         if self.batch_size is None:  # no automatic batching: one sample at a time

@@ -1,7 +1,11 @@
 """Image transforms on numpy arrays, twins of the common torchvision ones.
 
-Random transforms draw from a generator the :class:`~fnet.data.DataLoader` seeds per
-``(seed, epoch, batch)``, so augmented epochs are reproducible.
+Random transforms take the generator to draw from explicitly, ``t(x, rng=generator)``
+(as grain's ``random_map(x, rng)``); called the torchvision way, ``t(x)`` inside a
+dataset's ``__getitem__``, they draw from the generator the :class:`~fnet.data.DataLoader`
+seeds per ``(seed, epoch, batch)``, so augmented epochs are reproducible whichever
+worker builds a batch. ``Compose`` passes its ``rng`` on to the transforms that declare
+``takes_rng = True`` (a random transform of your own does the same).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._loader import current_rng
+from ._rng import batch_rng
 
 __all__ = ["Compose", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip", "Lambda"]
 
@@ -18,12 +22,14 @@ __all__ = ["Compose", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFl
 class Compose:
     """Applies transforms in order. PyTorch equivalent: ``torchvision.transforms.Compose``."""
 
+    takes_rng = True
+
     def __init__(self, transforms: Sequence[Callable]):
         self.transforms = list(transforms)
 
-    def __call__(self, x: Any) -> Any:
+    def __call__(self, x: Any, rng: np.random.Generator | None = None) -> Any:
         for t in self.transforms:
-            x = t(x)
+            x = t(x, rng=rng) if rng is not None and getattr(t, "takes_rng", False) else t(x)
         return x
 
     def __repr__(self) -> str:
@@ -77,12 +83,15 @@ class RandomCrop:
     PyTorch equivalent: ``torchvision.transforms.RandomCrop`` (constant padding).
     """
 
+    takes_rng = True
+
     def __init__(self, size: int | tuple[int, int], padding: int | None = None, fill: float = 0.0):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.padding = padding or 0
         self.fill = fill
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Crops ``x`` at a position drawn from ``rng`` (default: the loader's batch generator)."""
         x = np.asarray(x)
         if x.ndim != 3:
             raise ValueError(f"RandomCrop: expected (C, H, W), got shape {x.shape}")
@@ -92,7 +101,7 @@ class RandomCrop:
         h, w = self.size
         if x.shape[1] < h or x.shape[2] < w:
             raise ValueError(f"RandomCrop: crop size {self.size} larger than the padded image {x.shape[1:]}")
-        rng = current_rng()
+        rng = batch_rng(rng)
         top = int(rng.integers(0, x.shape[1] - h + 1))
         left = int(rng.integers(0, x.shape[2] - w + 1))
         return x[:, top:top + h, left:left + w]
@@ -107,11 +116,14 @@ class RandomHorizontalFlip:
     PyTorch equivalent: ``torchvision.transforms.RandomHorizontalFlip``.
     """
 
+    takes_rng = True
+
     def __init__(self, p: float = 0.5):
         self.p = p
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x)[..., ::-1].copy() if current_rng().random() < self.p else np.asarray(x)
+    def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Flips ``x`` with probability ``p``, drawn from ``rng`` (default: the loader's batch generator)."""
+        return np.asarray(x)[..., ::-1].copy() if batch_rng(rng).random() < self.p else np.asarray(x)
 
     def __repr__(self) -> str:
         return f"RandomHorizontalFlip(p={self.p})"

@@ -88,7 +88,7 @@ def _group_sizes(where: str, offs: Any, length: int, groups: int | None) -> jax.
     if groups is not None and offs.shape[0] != groups:
         raise ValueError(f"{where}: expected {groups} offsets, one per group of the 3-D operand, got "
                          f"{offs.shape[0]}")
-    if not isinstance(offs, jax.core.Tracer):
+    if not _checks.is_traced(offs):
         values = np.asarray(offs)
         if values.size and (np.any(np.diff(values) < 0) or values[0] < 0 or values[-1] > length):
             raise ValueError(f"{where}: offs must be non-decreasing ends of the groups within the "

@@ -131,7 +131,7 @@ def decoder_positions(where: str, batch: int, length: int, cache: StaticCache | 
     if cache is not None:
         if cache.key[0].shape[0] != batch:
             raise ValueError(f"{where}: the cache holds {cache.key[0].shape[0]} sequences, the input {batch}")
-        if not isinstance(past, jax.core.Tracer) and int(past) + length > cache.max_length:
+        if not _checks.is_traced(past) and int(past) + length > cache.max_length:
             raise ValueError(f"{where}: {length} new positions after {int(past)} cached ones exceed the cache's "
                              f"max_length={cache.max_length}")
     if position_ids is None:

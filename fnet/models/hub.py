@@ -30,9 +30,8 @@ from .._checks import fmt_shape
 from .._files import atomic_write
 from .._safetensors import save_file
 from ..io import CheckpointError, StateDictError, load_state_dict, model_shapes, read_checkpoint, to_numpy
-from .modeling import Pretrained
 
-__all__ = ["resolve_model_dir", "load_checkpoint", "from_pretrained", "save_pretrained", "Pretrained",
+__all__ = ["resolve_model_dir", "load_checkpoint", "from_pretrained", "save_pretrained",
            "HUB_OPTIONS", "parse_size"]
 
 logger = logging.getLogger("fnet.models")

@@ -24,58 +24,20 @@ then refuse the unbatched input they were sized from.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import dataclasses
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import jax
 
 from .. import _checks
 from ._conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ._linear import Linear
+from ._lazy_sizes import _SIZES, infer_sizes, sizes_known  # noqa: F401 - infer_sizes, sizes_known re-exported
 from ._module import Context, Module
 from ._norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 
 __all__ = ["LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
            "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
-
-
-@dataclasses.dataclass
-class _Sizes:
-    """The input sizes of the lazy layers of one ``init``: ``id(layer) -> size``."""
-
-    sizes: dict[int, int]
-    probing: bool  # the example forward pass that records the sizes
-
-
-_SIZES: contextvars.ContextVar[_Sizes | None] = contextvars.ContextVar("fnet_lazy_sizes", default=None)
-
-
-@contextlib.contextmanager
-def sizes_known(sizes: Mapping[int, int]) -> Iterator[None]:
-    """Lets lazy layers create their parameters for these input sizes."""
-    token = _SIZES.set(_Sizes(dict(sizes), probing=False))
-    try:
-        yield
-    finally:
-        _SIZES.reset(token)
-
-
-def infer_sizes(model: Module, inputs: tuple, kwargs: Mapping[str, Any]) -> dict[int, int]:
-    """Runs ``model`` on example inputs (shapes only) and returns each lazy layer's size."""
-    record = _Sizes({}, probing=True)
-    token = _SIZES.set(record)
-    try:
-        def run(*xs):
-            params, state = model._init_tree(jax.random.key(0), set())
-            model.apply(params, state, *xs, train=False, **kwargs)
-
-        jax.eval_shape(run, *inputs)
-    finally:
-        _SIZES.reset(token)
-    return record.sizes
 
 
 def sizes_from_state_dict(model: Module, state_dict: Mapping[str, Any]) -> dict[int, int]:

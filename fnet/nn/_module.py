@@ -31,6 +31,7 @@ import jax
 import numpy as np
 
 from .. import _tree
+from . import _lazy_sizes
 from .._checks import StateDictError
 
 _FROZEN = "_fnet_frozen"
@@ -295,10 +296,8 @@ class Module:
         """
         if not example_inputs and not example_kwargs:
             return self._init_tree(key, set())
-        from . import _lazy
-
-        sizes = _lazy.infer_sizes(self, example_inputs, example_kwargs)
-        with _lazy.sizes_known(sizes):
+        sizes = _lazy_sizes.infer_sizes(self, example_inputs, example_kwargs)
+        with _lazy_sizes.sizes_known(sizes):
             return self._init_tree(key, set())
 
     def _init_tree(self, key: jax.Array, seen: set[int]) -> tuple[dict, dict]:

@@ -46,10 +46,6 @@ def _check_int(owner: str, name: str, value: Any) -> int:
     return int(value)
 
 
-def _is_concrete(x: Any) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
-
 def _uniform_params(names_shapes: list[tuple[str, tuple[int, ...]]], hidden_size: int,
                     key: jax.Array, dtype: Any) -> dict:
     """torch's ``reset_parameters``: every weight and bias ~ U(-1/sqrt(hidden), 1/sqrt(hidden))."""
@@ -157,7 +153,7 @@ class _RNNBase(Module):
         if _checks.shape_of(lengths) != want and not (not batched and _checks.shape_of(lengths) == (1,)):
             _checks.fail(where, f"lengths of shape {_checks.fmt_shape(want)} (one per sequence)",
                          lengths)
-        if _is_concrete(lengths):
+        if not _checks.is_traced(lengths):
             values = np.asarray(lengths)
             if values.size and values.max() > steps:
                 raise ValueError(f"{where}: lengths must not exceed the sequence length {steps}, "

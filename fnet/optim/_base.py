@@ -23,6 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _checks
+
 Schedule = Callable[[Any], Any]
 ScalarOrSchedule = Union[float, Schedule]
 
@@ -43,8 +45,8 @@ def known_value(x: Any) -> float | None:
     """``x`` as a float when its value is known now: a number or a concrete scalar array."""
     if _is_real(x):
         return float(x)
-    if _is_scalar_array(x) and not isinstance(x, jax.core.Tracer):
-        return float(x)
+    if _is_scalar_array(x) and (value := _checks.concrete(x)) is not None:
+        return float(value)
     return None
 
 

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _checks
 from ._base import scalar_dtype
 
 __all__ = ["StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
@@ -62,9 +63,9 @@ def _concrete_step(step: Any) -> int | None:
     """The step as a Python int when it is known now (not a tracer), else None."""
     if _is_int(step):
         return int(step)
-    if isinstance(step, jax.core.Tracer):
+    arr = _checks.concrete(step)
+    if arr is None:
         return None
-    arr = np.asarray(step)
     if arr.shape == () and np.issubdtype(arr.dtype, np.integer):
         return int(arr)
     return None

@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ... import _checks
+
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value", "get_total_norm",
            "clip_grads_with_norm_"]
 
@@ -70,7 +72,7 @@ def _clip_by_total_norm(grads: Any, max_norm: float, p: float) -> tuple[Any, jax
 
 def _check_finite(where: str, total: jax.Array, p: float) -> None:
     """torch's ``error_if_nonfinite`` (needs concrete values)."""
-    if isinstance(total, jax.core.Tracer):
+    if _checks.is_traced(total):
         raise TypeError(f"{where}: error_if_nonfinite=True needs concrete gradients, got traced "
                         "values (inside jit/grad/vmap); call it outside jit or test "
                         "jnp.isfinite(total_norm) on the returned norm")

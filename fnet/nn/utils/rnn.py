@@ -75,7 +75,7 @@ class PackedSequence:
 
 
 def _concrete_lengths(where: str, lengths: Any) -> np.ndarray:
-    if isinstance(lengths, jax.core.Tracer):
+    if _checks.is_traced(lengths):
         raise TypeError(f"{where}: the lengths must be concrete (a list, numpy or an eager array), "
                         f"got a traced value: the packed layout depends on them (torch too requires "
                         f"them on the CPU). Inside jit, run the RNN with lengths= on the padded batch")
