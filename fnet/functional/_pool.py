@@ -87,7 +87,6 @@ def _geometry(where, x, nd, kernel_size, stride, padding, dilation, ceil_mode):
 
 def _window_views(xp, kernel, stride, dilation, out):
     """One strided view of the padded input per kernel tap, row-major over the taps."""
-    nd = len(kernel)
     lead = xp.shape[:2]
     for taps in itertools.product(*(range(k) for k in kernel)):
         start = (0, 0) + tuple(t * d for t, d in zip(taps, dilation))

@@ -13,7 +13,6 @@ transposed gathers (scatter-adds), as torch's backward.
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any, Sequence
 

@@ -19,7 +19,6 @@ total_length=T)`` together with its final states.
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from typing import Any
@@ -181,7 +180,6 @@ class _RNNBase(Module):
         if not hasattr(input, "shape"):
             input = jnp.asarray(input)
         _checks.check_floating(where, input)
-        batch_dim = 0 if self.batch_first else 1
         layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
         if input.ndim not in (2, 3):
             _checks.fail(where, f"a 2-D unbatched input (L, H_in) or a 3-D batched input {layout}",

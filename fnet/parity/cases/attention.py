@@ -181,7 +181,7 @@ _sdpa_dropout_case("bool mask,is_causal", 0.5, (2, 3, 5, 8), (2, 3, 5, 8), mask=
 # F.multi_head_attention_forward (static_k / static_v are only reachable here)
 
 def _mha_fn_inputs(rng):
-    e, h = 8, 2
+    e = 8
     return [rng.standard_normal((4, 2, e)), rng.standard_normal((5, 2, e)), rng.standard_normal((5, 2, e)),
             rng.standard_normal((3 * e, e)) * 0.3, rng.standard_normal(3 * e) * 0.1,
             rng.standard_normal((e, e)) * 0.3, rng.standard_normal(e) * 0.1]

@@ -9,7 +9,6 @@ must then be the eager layer's. ``tests/test_lazy.py`` checks the other route,
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from fnet import nn

@@ -9,7 +9,6 @@ outputs, gradients of every original and, in training, spectral norm's ``_u``/``
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 import torch
 
