@@ -92,6 +92,7 @@ class LRSchedule:
         return jnp.asarray(self.lr_at(s, s.astype(scalar_dtype())), scalar_dtype())
 
     def lr_at(self, s: jax.Array, t: jax.Array) -> jax.Array:  # pragma: no cover - abstract
+        """The learning rate at step ``s`` (int array; ``t`` the same step as a float array)."""
         raise NotImplementedError
 
 
@@ -112,6 +113,7 @@ class MultiplicativeSchedule(LRSchedule):
         return self.lr * self.factor_at(s, t)
 
     def factor_at(self, s: jax.Array, t: jax.Array) -> jax.Array:  # pragma: no cover - abstract
+        """The multiplier of the base ``lr`` at step ``s`` (``t`` the same step as a float)."""
         raise NotImplementedError
 
 
