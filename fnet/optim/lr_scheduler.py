@@ -834,6 +834,8 @@ def set_lr(opt_state: Any, lr: Any) -> Any:
     :class:`ReduceLROnPlateau`'s lr reaches the optimizer. The new value keeps the old
     one's dtype (so a jitted step does not recompile).
 
+    PyTorch equivalent: ``for g in optimizer.param_groups: g["lr"] = lr``.
+
     Raises:
         ValueError: the state has no injected ``lr`` (the optimizer was not wrapped in
             ``optax.inject_hyperparams``).
