@@ -1,4 +1,4 @@
-"""Mixed precision for any fnet model, without changing its code.
+"""Mixed precision for any fnet model, without changing its code::
 
     policy = fnet.precision.Policy(compute_dtype="bfloat16")     # params stay float32
     fast = fnet.precision.mixed_precision(model, policy)         # same params, same names

@@ -1,5 +1,7 @@
 """``fnet.port``: a PyTorch model becomes a pure fnet model in one call, proved equal.
 
+In use::
+
     ported = fnet.port(torch_model, (x,))
     print(ported.report)                       # outputs and every gradient vs torch
     model, params, state = ported              # an ordinary fnet Module and its trees

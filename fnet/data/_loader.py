@@ -82,7 +82,7 @@ class DataLoader:
         dataset: a map-style :class:`Dataset` (anything with ``__getitem__``/``__len__``)
             or an :class:`~fnet.data.IterableDataset`.
         batch_size: samples per batch (default 1, as torch); ``None`` yields single
-            samples (``default_convert``ed) without batching.
+            samples (converted by ``default_convert``) without batching.
         shuffle: reshuffle at every epoch. The order of epoch ``e`` is a function of
             ``(seed, e)`` only, so every run (and a resumed run) sees the same batches.
         sampler: the indices to read and their order (a :class:`Sampler` or any iterable

@@ -376,7 +376,8 @@ def multi_head_attention_forward(query: jax.Array, key: jax.Array, value: jax.Ar
         bias_k, bias_v: ``(1, 1, E)`` appended to the key/value sequences, or None.
         add_zero_attn: append a zero key/value (after the head split).
         dropout_p: dropout on the attention weights, applied when ``training``.
-        out_proj_weight ``(E, E)``, out_proj_bias ``(E,)`` or None.
+        out_proj_weight: ``(E, E)``.
+        out_proj_bias: ``(E,)`` or None.
         key_padding_mask: ``(N, S)`` or ``(S,)``; boolean True = ignore that key; floating
             values are added to the scores.
         need_weights: return the attention weights (computed with an explicit softmax;

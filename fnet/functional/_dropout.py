@@ -202,7 +202,8 @@ def alpha_dropout(input: jax.Array, p: float = 0.5, training: bool = False, inpl
     """Dropout for SELU networks: keeps zero mean and unit variance.
 
     Dropped elements are set to SELU's negative saturation and the result is affinely
-    rescaled (see :func:`_apply_alpha_mask`). Note torch's default ``training=False``
+    rescaled: kept elements become ``a * x + alpha * a * p``, dropped ones
+    ``-alpha * a * (1 - p)`` (SELU's ``alpha``, ``a`` from ``p``). Note torch's default ``training=False``
     here, unlike :func:`dropout`; ``p == 1`` gives ``input * 0`` as in torch.
 
     PyTorch equivalent: ``torch.nn.functional.alpha_dropout``.

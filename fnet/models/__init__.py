@@ -1,5 +1,7 @@
 """Models: Hugging Face families in JAX, loadable from and savable to transformers checkpoints.
 
+Classify, or generate (``path`` a checkpoint directory or Hub repo id)::
+
     from transformers import AutoTokenizer
     from fnet.models import AutoModelForCausalLM, AutoModelForSequenceClassification
 

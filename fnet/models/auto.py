@@ -1,5 +1,7 @@
 """Auto classes: pick the fnet family from ``config.json``'s ``model_type``, as transformers does.
 
+For example::
+
     from transformers import AutoTokenizer
     from fnet.models import AutoModelForSequenceClassification
 

@@ -52,7 +52,9 @@ __all__ = ["BertConfig", "BertModel", "BertForSequenceClassification", "BertForT
 class BertConfig(PretrainedConfig):
     """The hyperparameters of a BERT model, read from / written to ``config.json``.
 
-    Args (transformers' names and defaults, keyword only):
+    Keyword only, with transformers' names and defaults.
+
+    Args:
         vocab_size: token vocabulary size (30522).
         hidden_size: width of every layer (768).
         num_hidden_layers: number of encoder layers (12).
@@ -68,11 +70,14 @@ class BertConfig(PretrainedConfig):
         pad_token_id: padding token; its word embedding row is initialised to zero (0).
         classifier_dropout: dropout before a classifier (None: ``hidden_dropout_prob``).
         tie_word_embeddings: the MLM decoder reuses the word embeddings (True).
-        num_labels, id2label, label2id, problem_type, attn_implementation, **kwargs:
-            see :class:`fnet.models.configuration.PretrainedConfig`.
+        num_labels, id2label, label2id, problem_type, attn_implementation: see
+            :class:`~fnet.models.configuration.PretrainedConfig`.
+        **kwargs: other ``config.json`` keys, as
+            :class:`~fnet.models.configuration.PretrainedConfig` keeps them.
 
     Configs are immutable and hashable (a model holding one stays a valid static
-    argument of ``jax.jit``); use :meth:`replace` for a modified copy.
+    argument of ``jax.jit``); use
+    :meth:`~fnet.models.configuration.PretrainedConfig.replace` for a modified copy.
 
     PyTorch equivalent: ``transformers.BertConfig``.
     """

@@ -31,7 +31,9 @@ __all__ = ["DistilBertConfig", "DistilBertModel", "DistilBertForSequenceClassifi
 class DistilBertConfig(PretrainedConfig):
     """The hyperparameters of a DistilBERT model (transformers' names and defaults).
 
-    Args (keyword only):
+    Keyword only.
+
+    Args:
         vocab_size: 30522. max_position_embeddings: 512.
         sinusoidal_pos_embds: initialise the position table with sinusoids (False).
         n_layers: 6 (``num_hidden_layers``). n_heads: 12 (``num_attention_heads``).
@@ -40,8 +42,10 @@ class DistilBertConfig(PretrainedConfig):
         activation: ``"gelu"`` or ``"relu"``... initializer_range: 0.02.
         qa_dropout: 0.1. seq_classif_dropout: dropout of the sequence head (0.2).
         pad_token_id: 0. tie_word_embeddings: the MLM projector reuses the word embeddings (True).
-        num_labels, id2label, label2id, problem_type, attn_implementation, **kwargs:
-            see :class:`fnet.models.configuration.PretrainedConfig`.
+        num_labels, id2label, label2id, problem_type, attn_implementation: see
+            :class:`~fnet.models.configuration.PretrainedConfig`.
+        **kwargs: other ``config.json`` keys, as
+            :class:`~fnet.models.configuration.PretrainedConfig` keeps them.
 
     PyTorch equivalent: ``transformers.DistilBertConfig``.
     """

@@ -1,6 +1,8 @@
 """Text generation for the decoder families: a static KV cache, a jitted prefill and a
 jitted decode loop.
 
+Greedy or sampled, from left-padded prompts::
+
     model = AutoModelForCausalLM.from_pretrained(path)
     enc = tokenizer(prompts, padding=True, padding_side="left", return_tensors="np")
     ids = model.generate(**enc, max_new_tokens=32)                       # greedy
@@ -92,7 +94,7 @@ def attend_with_cache(query: jax.Array, key: jax.Array, value: jax.Array,
         length: positions already in the cache (where the new ones are written).
         attention_mask: ``(B, S_max)`` with a cache, ``(B, L)`` without (1 = token).
         sliding_window, scale, dropout_p, dropout_key, need_weights, implementation:
-            see :func:`fnet.functional._attention.model_attention`.
+            see ``fnet.functional._attention.model_attention``.
 
     Returns:
         ``(output (B, Hq, L, D), weights or None, new layer cache or None)``.

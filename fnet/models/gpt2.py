@@ -7,7 +7,7 @@ projections are GPT-2's ``Conv1D`` (weights stored ``(in, out)``, the transpose 
 reuses the token embeddings ``wte`` (``tie_word_embeddings=True``, GPT-2's default).
 
 Attention is causal with the padding mask (transformers' eager semantics), optionally
-over a static KV cache for :meth:`generate`.
+over a static KV cache for :meth:`~fnet.models.generation.GenerationMixin.generate`.
 
 PyTorch equivalent: ``transformers/models/gpt2/modeling_gpt2.py``.
 """
@@ -49,8 +49,10 @@ class GPT2Config(PretrainedConfig):
             computes half-precision scores in float32 on the explicit path).
         bos_token_id, eos_token_id: 50256. pad_token_id: None.
         tie_word_embeddings: the LM head is ``wte`` (True).
-        num_labels, id2label, label2id, problem_type, attn_implementation, **kwargs:
-            see :class:`fnet.models.configuration.PretrainedConfig`.
+        num_labels, id2label, label2id, problem_type, attn_implementation: see
+            :class:`~fnet.models.configuration.PretrainedConfig`.
+        **kwargs: other ``config.json`` keys, as
+            :class:`~fnet.models.configuration.PretrainedConfig` keeps them.
 
     PyTorch equivalent: ``transformers.GPT2Config``.
     """
@@ -175,7 +177,7 @@ class GPT2Model(GPT2PreTrainedModel):
         attention_mask: ``(B, L)`` (1 = token, 0 = padding), or ``(B, max_length)`` with a cache.
         token_type_ids: ``(B, L)``, embedded with ``wte`` as in GPT-2.
         position_ids: ``(B, L)`` or ``(1, L)`` (default ``0..L-1`` after the cached positions;
-            with left padding pass ``cumsum(mask) - 1`` as :meth:`generate` does).
+            with left padding pass ``cumsum(mask) - 1`` as :meth:`~fnet.models.generation.GenerationMixin.generate` does).
         cache: a :class:`~fnet.models.generation.StaticCache` to read and extend.
         output_attentions / output_hidden_states: every layer's weights / hidden states.
 
@@ -226,7 +228,7 @@ class GPT2Model(GPT2PreTrainedModel):
 
 
 class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
-    """GPT-2 with the language-model head (``wte`` reused, no bias) and :meth:`generate`.
+    """GPT-2 with the language-model head (``wte`` reused, no bias) and :meth:`~fnet.models.generation.GenerationMixin.generate`.
 
     Forward: as :class:`GPT2Model` plus ``labels (B, L)`` (the inputs themselves: they are
     shifted inside, -100 ignored) and ``logits_to_keep`` (keep the last N positions'

@@ -15,7 +15,7 @@ Module tree and names are transformers' (``model.layers.0.self_attn.q_proj.weigh
 ``lm_head.weight`` unless ``tie_word_embeddings``), so checkpoints load by
 unflattening. Attention is fnet's one model attention (causal + padding + sliding
 window + GQA, transformers' eager semantics on CPU, ``jax.nn.dot_product_attention`` on
-accelerators), optionally over a static KV cache for :meth:`generate`.
+accelerators), optionally over a static KV cache for :meth:`~fnet.models.generation.GenerationMixin.generate`.
 
 Numerics: RoPE angles, cosines and sines are computed in float32 and cast, as
 transformers computes them (so float32 models match transformers' rotary tables bit
@@ -73,8 +73,10 @@ class LlamaConfig(PretrainedConfig):
             ``rope_theta`` and ``rope_scaling`` are read into it.
         attention_bias: biases on q/k/v/o (False). mlp_bias: biases in the MLP (False).
         attention_dropout: 0.0.
-        num_labels, id2label, label2id, problem_type, attn_implementation, **kwargs:
-            see :class:`fnet.models.configuration.PretrainedConfig`.
+        num_labels, id2label, label2id, problem_type, attn_implementation: see
+            :class:`~fnet.models.configuration.PretrainedConfig`.
+        **kwargs: other ``config.json`` keys, as
+            :class:`~fnet.models.configuration.PretrainedConfig` keeps them.
 
     PyTorch equivalent: ``transformers.LlamaConfig``.
     """
@@ -144,7 +146,7 @@ class LlamaConfig(PretrainedConfig):
 
     @property
     def layer_windows(self) -> tuple[int | None, ...]:
-        """The causal sliding window of each layer (None: full causal attention)."""
+        """The causal sliding window of each layer; None means full causal attention."""
         return (None,) * self.num_hidden_layers
 
 
@@ -349,7 +351,7 @@ class LlamaModel(LlamaPreTrainedModel):
         input_ids: ``(B, L)`` (or ``inputs_embeds (B, L, hidden_size)``).
         attention_mask: ``(B, L)`` (1 = token, 0 = padding), or ``(B, max_length)`` with a cache.
         position_ids: ``(B, L)`` or ``(1, L)`` (default ``0..L-1`` after the cached positions;
-            with left padding pass ``cumsum(mask) - 1`` as :meth:`generate` does).
+            with left padding pass ``cumsum(mask) - 1`` as :meth:`~fnet.models.generation.GenerationMixin.generate` does).
         cache: a :class:`~fnet.models.generation.StaticCache` to read and extend.
         output_attentions / output_hidden_states: every layer's weights / hidden states.
 
@@ -395,7 +397,7 @@ class LlamaModel(LlamaPreTrainedModel):
 
 class LlamaForCausalLM(LlamaPreTrainedModel, GenerationMixin):
     """The decoder with the language-model head ``lm_head`` (no bias; the token embeddings
-    when ``tie_word_embeddings``) and :meth:`generate`.
+    when ``tie_word_embeddings``) and :meth:`~fnet.models.generation.GenerationMixin.generate`.
 
     Forward: as :class:`LlamaModel` plus ``labels (B, L)`` (the inputs themselves: shifted
     inside, -100 ignored; the loss is computed in float32 at least) and ``logits_to_keep``

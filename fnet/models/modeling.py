@@ -245,7 +245,7 @@ class PreTrainedModel(nn.Module):
     ``init(key)`` draws what transformers' ``_init_weights`` draws: Linear (and GPT-2's
     Conv1D) weights and Embedding rows ``N(0, initializer_range^2)``, biases 0, padding
     rows 0, LayerNorm weight 1 and bias 0, RMSNorm weight 1; a family adds its own rules
-    in :meth:`_init_family`.
+    in its ``_init_family``.
 
     PyTorch equivalent: ``transformers.PreTrainedModel``.
     """

@@ -143,8 +143,8 @@ class EmbeddingBag(Module):
     """Sums, averages or max-pools bags of embeddings (see ``F.embedding_bag``).
 
     Args:
-        num_embeddings, embedding_dim, max_norm, norm_type, scale_grad_by_freq, sparse,
-            padding_idx, device, dtype: as :class:`Embedding`.
+        num_embeddings, embedding_dim, max_norm, norm_type, scale_grad_by_freq, sparse, padding_idx, device, dtype: as
+            :class:`Embedding`.
         mode: ``'sum'``, ``'mean'`` (default) or ``'max'``.
         _weight: initial table (torch's private argument).
         include_last_offset: ``offsets`` has ``B + 1`` entries, the last the end of the

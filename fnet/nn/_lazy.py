@@ -58,8 +58,8 @@ def sizes_from_state_dict(model: Module, state_dict: Mapping[str, Any]) -> dict[
 class LazyModuleMixin(Module):
     """A layer whose input size comes from an example input or a checkpoint.
 
-    Subclasses say which eager layer they become (:meth:`_materialize`), where the size
-    is in an input (:meth:`_size_from_input`) and in the parameters (:meth:`_size_from_params`).
+    Subclasses say which eager layer they become (``_materialize``), where the size
+    is in an input (``_size_from_input``) and in the parameters (``_size_from_params``).
 
     PyTorch equivalent: ``torch.nn.modules.lazy.LazyModuleMixin``.
     """

@@ -321,11 +321,13 @@ class RNN(_RNNBase):
     without ``total_length``, the output always keeps the input's length ``L`` (a shape
     that depends on values cannot be traced by ``jit``). Lengths above ``L`` or below 1
     raise when they are concrete; under ``jit`` they cannot be checked.
+
     Shape (``L`` sequence length, ``N`` batch, ``D`` 2 if bidirectional else 1):
         input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first=True``, or
         unbatched ``(L, H_in)``. Output ``(L, N, D * H_out)`` (``(N, L, D * H_out)``
         with ``batch_first``; unbatched ``(L, D * H_out)``); final states
         ``(D * num_layers, N, H_out)`` (unbatched ``(D * num_layers, H_out)``).
+
     Parameters per layer ``k``: ``weight_ih_l{k} (H_out, H_in or D*H_out)``,
     ``weight_hh_l{k} (H_out, H_out)``, ``bias_ih_l{k}``, ``bias_hh_l{k} (H_out,)``, with
     ``_reverse`` twins; all ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``.
@@ -361,13 +363,14 @@ class LSTM(_RNNBase):
         h_t = o * tanh(c_t)                  (then h_t W_hr^T when proj_size > 0)
 
     Args:
-        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-        device, dtype: as :class:`RNN`.
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype: as
+            :class:`RNN`.
         proj_size: if > 0, project ``h_t`` to this size with ``weight_hr_l{k}``
             (``H_out = proj_size``; ``c`` keeps ``hidden_size``).
 
     ``forward(ctx, input, hx=None, *, lengths=None)`` returns ``(output, (h_n, c_n))``;
     ``hx = (h_0, c_0)`` (zeros when omitted); ``lengths`` as in :class:`RNN`.
+
     Shape (``L`` sequence length, ``N`` batch, ``D`` 2 if bidirectional else 1):
         input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first=True``, or
         unbatched ``(L, H_in)``. Output ``(L, N, D * H_out)`` (``(N, L, D * H_out)``
@@ -403,11 +406,13 @@ class GRU(_RNNBase):
     Args: as :class:`RNN` (no ``nonlinearity``).
 
     ``forward(ctx, input, hx=None, *, lengths=None)`` returns ``(output, h_n)``.
+
     Shape (``L`` sequence length, ``N`` batch, ``D`` 2 if bidirectional else 1):
         input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first=True``, or
         unbatched ``(L, H_in)``. Output ``(L, N, D * H_out)`` (``(N, L, D * H_out)``
         with ``batch_first``; unbatched ``(L, D * H_out)``); final states
         ``(D * num_layers, N, H_out)`` (unbatched ``(D * num_layers, H_out)``).
+
     Parameters per layer ``k``: ``weight_ih_l{k} (3*hidden, ·)``, ``weight_hh_l{k}
     (3*hidden, hidden)``, ``bias_ih_l{k}``, ``bias_hh_l{k} (3*hidden,)``, ``_reverse``
     twins; all ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``.

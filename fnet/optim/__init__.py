@@ -1,5 +1,7 @@
 """``torch.optim`` twins as optax ``GradientTransformation``s, and ``lr_scheduler`` twins.
 
+In a training step::
+
     import optax, fnet
 
     opt = fnet.optim.AdamW(lr=1e-3, weight_decay=0.01,

@@ -44,12 +44,16 @@ def _moments(updates, state_m, state_v, b1, b2):
 
 
 class AdamState(NamedTuple):
+    """Adam/AdamW/Adamax/NAdam/RAdam state with torch's names: the step count and both moments."""
+
     step: jax.Array  # int32
     exp_avg: optax.Updates
     exp_avg_sq: optax.Updates
 
 
 class AMSGradState(NamedTuple):
+    """:class:`AdamState` plus torch's ``max_exp_avg_sq`` (``amsgrad=True``)."""
+
     step: jax.Array  # int32
     exp_avg: optax.Updates
     exp_avg_sq: optax.Updates

@@ -18,6 +18,8 @@ _ADJUST = (None, "original", "match_rms_adamw")
 
 
 class MuonState(NamedTuple):
+    """torch's Muon state: the momentum buffer."""
+
     momentum_buffer: optax.Updates  # torch's state["momentum_buffer"]
 
 
@@ -167,7 +169,7 @@ def Muon(lr: _base.ScalarOrSchedule = 1e-3, weight_decay: float = 0.1, momentum:
                                                #     or 0.2 * sqrt(max(A, B)) ("match_rms_adamw")
 
     Like torch, the orthogonalisation runs in bfloat16 whatever the parameter dtype
-    (see :func:`zeropower_via_newtonschulz`), so a float64 run carries bfloat16-sized
+    (see ``zeropower_via_newtonschulz`` in ``fnet/optim/_muon.py``), so a float64 run carries bfloat16-sized
     steps; ``ns_dtype`` (an fnet extension) iterates in another precision. Only 2-D
     parameters are accepted (``init`` names any other). Pair it with
     another optimizer for biases and norms, e.g.

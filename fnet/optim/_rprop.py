@@ -15,6 +15,8 @@ __all__ = ["Rprop"]
 
 
 class RpropState(NamedTuple):
+    """torch's Rprop state: the last gradient and the per-element step sizes."""
+
     step: jax.Array  # int32
     prev: optax.Updates  # torch's state["prev"]: the last gradient, zeroed where its sign flipped
     step_size: optax.Updates  # torch's state["step_size"], starts at lr

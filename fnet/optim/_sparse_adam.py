@@ -78,7 +78,7 @@ def SparseAdam(lr: _base.ScalarOrSchedule = 1e-3, betas: tuple[float, float] = (
     torch's SparseAdam takes the sparse gradients of ``nn.Embedding(sparse=True)`` and
     updates the moments and the parameter only at their entries. JAX gradients are dense,
     so fnet's twin finds the entries itself: a row (first axis) is present when any of
-    its values is non-zero (:func:`present_rows`); vectors are masked per element.
+    its values is non-zero (``present_rows`` in ``fnet/optim/_sparse_adam.py``); vectors are masked per element.
     On present rows::
 
         m += (g - m) * (1 - beta1);  v += (g*g - v) * (1 - beta2)

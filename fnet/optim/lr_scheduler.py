@@ -93,6 +93,7 @@ class LRSchedule:
         return jnp.asarray(self.lr_at(s, s.astype(scalar_dtype())), scalar_dtype())
 
     def lr_at(self, s: jax.Array, t: jax.Array) -> jax.Array:  # pragma: no cover - abstract
+        """The learning rate at step ``s`` (int array; ``t`` the same step as a float array)."""
         raise NotImplementedError
 
 
@@ -113,6 +114,7 @@ class MultiplicativeSchedule(LRSchedule):
         return self.lr * self.factor_at(s, t)
 
     def factor_at(self, s: jax.Array, t: jax.Array) -> jax.Array:  # pragma: no cover - abstract
+        """The multiplier of the base ``lr`` at step ``s`` (``t`` the same step as a float)."""
         raise NotImplementedError
 
 
@@ -832,6 +834,8 @@ def set_lr(opt_state: Any, lr: Any) -> Any:
     twin of torch's ``for g in optimizer.param_groups: g["lr"] = lr``, and how
     :class:`ReduceLROnPlateau`'s lr reaches the optimizer. The new value keeps the old
     one's dtype (so a jitted step does not recompile).
+
+    PyTorch equivalent: ``for g in optimizer.param_groups: g["lr"] = lr``.
 
     Raises:
         ValueError: the state has no injected ``lr`` (the optimizer was not wrapped in

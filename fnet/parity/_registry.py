@@ -190,8 +190,13 @@ def all_cases(family: str | None = None, pattern: str | None = None) -> list[Par
 
 
 def families() -> list[str]:
+    """The names of every registered case family (``"conv"``, ``"llama"``...), sorted."""
     return sorted({c.family for c in load_all().values()})
 
 
 def covered_names() -> set[str]:
+    """Every public name some case declares in ``covers`` (``"nn.Linear"``, ``"functional.relu"``...).
+
+    ``parity_tests/test_coverage.py`` compares it with fnet's public names.
+    """
     return {name for c in load_all().values() for name in c.covers}

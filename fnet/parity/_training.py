@@ -90,7 +90,7 @@ class TrainingReport:
     """Per-step losses and parameter divergence of an fnet and a torch training run.
 
     ``print(report)`` shows a table (one row per step) and a verdict line ending in
-    ``AGREE`` or ``DISAGREE``; :attr:`final` is a full :class:`Report` of every parameter
+    ``AGREE`` or ``DISAGREE``; ``final`` is a full :class:`Report` of every parameter
     after the last step; :meth:`assert_ok` raises with the printed report.
     """
 
@@ -131,6 +131,7 @@ class TrainingReport:
         return self.table() + "\n" + self.verdict()
 
     def assert_ok(self) -> None:
+        """Raises ``AssertionError`` with the printed report unless every step and the final state agree."""
         if not self.ok:
             raise AssertionError(str(self) + "\n" + str(self.final))
 

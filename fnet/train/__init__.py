@@ -1,6 +1,8 @@
 """Training: a jitted train-step builder, ``evaluate``, and ``fit`` with progress, NaN and
 value checks, multi-process checkpoints, exact resume and a plottable history.
 
+The step alone, or the whole loop::
+
     step = fnet.train.make_train_step(model, F.cross_entropy, fnet.optim.SGD(lr=0.1))
     params, state, opt_state, metrics = step(params, state, opt_state, (x, y), key)
 

@@ -27,6 +27,18 @@ from ._step import ComputeLoss, LossFn, NonFiniteError, make_eval_step, make_tra
 
 
 class FitResult(NamedTuple):
+    """What ``fit`` returns: the trained trees, the history and the step reached.
+
+    Attributes:
+        params: the parameters after the last step.
+        state: the buffers (BatchNorm statistics...) after the last step.
+        opt_state: the optimizer state, to continue training.
+        history: per-epoch lists by name (``epoch``, ``loss``, ``accuracy`` when
+            applicable, ``val_loss``, ``val_accuracy``, ``seconds``,
+            ``samples_per_second``), what ``plot_history`` draws.
+        step: the number of optimizer steps taken, counting those before a resume.
+    """
+
     params: Any
     state: Any
     opt_state: Any
