@@ -30,6 +30,14 @@ def _public(prefix: str, module_name: str) -> list[str]:
     return out
 
 
+def _data_twins() -> list[str]:
+    """fnet.data's twins of torch.utils.data names (its other names, such as MNIST or
+    transforms, are fnet's own dataset readers and have no torch.utils.data twin)."""
+    import torch.utils.data
+
+    return [n for n in _public("data", "fnet.data") if n.split(".", 1)[1] in torch.utils.data.__all__]
+
+
 def public_names() -> list[str]:
     names = (_public("nn", "fnet.nn") + _public("functional", "fnet.functional")
              + _public("nn.utils", "fnet.nn.utils")
@@ -37,7 +45,7 @@ def public_names() -> list[str]:
              + _public("nn.utils.rnn", "fnet.nn.utils.rnn")
              + _public("init", "fnet.init") + _public("optim", "fnet.optim")
              + _public("lr_scheduler", "fnet.optim.lr_scheduler") + _public("swa_utils", "fnet.optim.swa_utils")
-             + _public("models", "fnet.models")
+             + _public("models", "fnet.models") + _data_twins()
              + ["port"])  # fnet.port: the port family checks it on every acceptance model
     return sorted(set(names) - set(EXEMPT))
 

@@ -86,6 +86,19 @@ def test_random_split_subset_concat():
     assert len(cat) == 12 and int(cat[10][0]) == 9 and int(cat[-1][0]) == 8
 
 
+def test_random_split_fraction_rule_and_refusals_name_the_problem():
+    ds = D.TensorDataset(np.arange(4))
+    with pytest.warns(UserWarning, match="split at index 1 is 0"):
+        assert [len(s) for s in D.random_split(ds, [1, 0])] == [4, 0]  # sums to 1: fractions, as torch
+    with pytest.raises(ValueError, match="fraction at index 0 is not between 0 and 1, got 1.5"):
+        D.random_split(ds, [1.5, -0.5])
+
+
+def test_default_collate_refuses_samples_of_unequal_length():
+    with pytest.raises(ValueError, match=r"equal size, got lengths \[2, 3\]"):
+        D.default_collate([(np.zeros(2), 1), (np.zeros(2), 1, 2)])
+
+
 def _cifar_records(n, seed):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, n).astype(np.uint8)

@@ -1,4 +1,7 @@
-"""DataLoader workers: the batches equal num_workers=0's, errors and deaths surface, torch's stream order.
+"""DataLoader workers: the batches equal num_workers=0's, errors and deaths surface.
+
+The batches of workers against torch's (worker ids, an iterable dataset's round-robin
+order) are the parity case ``data.get_worker_info[...]`` (fnet/parity/cases/data.py).
 
 Process workers start from a forkserver (one per pytest process, a few seconds once);
 most tests use thread workers, which run the same protocol. Worker processes import this
@@ -152,32 +155,6 @@ def test_persistent_workers_survive_epochs_and_abandoned_iterations():
 def test_out_of_order_batches_are_all_delivered():
     got = _batches(D.DataLoader(Noisy(), batch_size=4, num_workers=3, worker_type="thread", in_order=False))
     assert sorted(int(i) for _, y in got for i in y) == list(range(37))
-
-
-@pytest.mark.parametrize("num_workers,batch_size,drop_last", [(2, 2, False), (3, 2, False), (2, 3, True),
-                                                              (2, None, False)])
-def test_iterable_dataset_order_equals_torch(num_workers, batch_size, drop_last):
-    import torch.utils.data as tud
-
-    class TorchShards(tud.IterableDataset):
-        def __init__(self, stop):
-            self.stop = stop
-
-        def __iter__(self):
-            info = tud.get_worker_info()
-            start, step = (0, 1) if info is None else (info.id, info.num_workers)
-            for i in range(start, self.stop, step):
-                yield np.array([i])
-
-    ours = D.DataLoader(Shards(11), batch_size=batch_size, drop_last=drop_last, num_workers=num_workers,
-                        worker_type="thread")
-    theirs = tud.DataLoader(TorchShards(11), batch_size=batch_size, drop_last=drop_last, num_workers=num_workers,
-                            multiprocessing_context="fork")  # torch's Linux default
-    want = [np.asarray(b).reshape(-1).tolist() for b in theirs]
-    got = [np.asarray(b).reshape(-1).tolist() for b in ours]
-    assert got == want
-    alone = [np.asarray(b).reshape(-1).tolist() for b in D.DataLoader(Shards(5), batch_size=2)]
-    assert alone == [[0, 1], [2, 3], [4]]
 
 
 def test_iterable_dataset_with_process_workers():

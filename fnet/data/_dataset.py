@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -212,19 +213,28 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], seed: int = 0
 
     Args:
         dataset: the dataset to split.
-        lengths: sizes, or fractions summing to 1 (remainders go round-robin to the
-            first splits, as torch does).
+        lengths: sizes, or fractions summing to 1 (torch's rule: ``math.isclose(sum, 1)``
+            and ``sum <= 1``); ``floor(n * fraction)`` each, the remainder going
+            round-robin to the first splits, as torch does.
         seed: seed of the permutation (torch takes a ``generator``; fnet a seed).
 
     PyTorch equivalent: ``torch.utils.data.random_split``.
     """
     n = len(dataset)
     lengths = list(lengths)
-    fractions = bool(lengths) and all(isinstance(x, float) and 0 <= x <= 1 for x in lengths)
-    if fractions and math.isclose(sum(lengths), 1.0):
+    # torch's rule: lengths summing to 1 (within isclose, never above) are fractions,
+    # even when written as integers ([0, 1]); anything else is a list of sizes.
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for i, frac in enumerate(lengths):
+            if frac < 0 or frac > 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {frac!r}")
         sizes = [int(math.floor(n * frac)) for frac in lengths]
         for i in range(n - sum(sizes)):
             sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(f"random_split: length of split at index {i} is 0. This might result in an "
+                              "empty dataset.", stacklevel=2)
         lengths = sizes
     if sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths {sum(lengths)} does not equal the length "

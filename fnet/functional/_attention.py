@@ -236,9 +236,8 @@ def _causal(l: int, s: int) -> jax.Array:
 
 def scaled_dot_product_attention(query: jax.Array, key: jax.Array, value: jax.Array,
                                  attn_mask: jax.Array | None = None, dropout_p: float = 0.0,
-                                 is_causal: bool = False, scale: float | None = None,
-                                 enable_gqa: bool = False, *,
-                                 dropout_key: jax.Array | None = None) -> jax.Array:
+                                 is_causal: bool = False, *, scale: float | None = None,
+                                 enable_gqa: bool = False, dropout_key: jax.Array | None = None) -> jax.Array:
     """``softmax(Q K^T * scale + mask) V`` with torch's masks, causal mode, dropout and GQA.
 
     Args:
@@ -253,8 +252,8 @@ def scaled_dot_product_attention(query: jax.Array, key: jax.Array, value: jax.Ar
         is_causal: apply torch's causal mask ``tril(ones(L, S))``, top-left aligned when
             ``L != S``. Combined with ``attn_mask`` when both are given (torch 2.13's CPU
             kernels combine them too).
-        scale: score scale; default ``1 / sqrt(E)``.
-        enable_gqa: grouped-query attention: key/value heads ``H`` must divide ``Hq``
+        scale: keyword-only (as in torch's binding) score scale; default ``1 / sqrt(E)``.
+        enable_gqa: keyword-only; grouped-query attention: key/value heads ``H`` must divide ``Hq``
             and are repeated (``repeat_interleave``) to ``Hq`` heads.
         dropout_key: keyword-only PRNG key for dropout, required when ``dropout_p > 0``.
             (torch's RNG is global; torch's positional ``key`` is the attention keys.)

@@ -284,12 +284,13 @@ def embedding_bag(input: jax.Array, weight: jax.Array, offsets: jax.Array | None
                           scale_grad_by_freq, mode, per_sample_weights, include_last_offset, padding_idx)
 
 
-def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
+def one_hot(input: jax.Array, num_classes: int = -1) -> jax.Array:
     """``(*)`` class ids to ``(*, num_classes)`` one-hot integers.
 
     Args:
-        tensor: non-negative integer class ids of any shape.
-        num_classes: number of classes; -1 infers ``max(tensor) + 1``, which needs
+        input: non-negative integer class ids of any shape (torch's binding names it
+            ``input``, as here, though its documentation says ``tensor``).
+        num_classes: number of classes; -1 infers ``max(input) + 1``, which needs
             concrete values (it works eagerly; under ``jit`` pass ``num_classes``).
 
     Returns:
@@ -302,10 +303,10 @@ def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
     PyTorch equivalent: ``torch.nn.functional.one_hot``.
     """
     where = "one_hot"
-    dtype = _checks.dtype_of(tensor)
+    dtype = _checks.dtype_of(input)
     if not jnp.issubdtype(dtype, jnp.integer):
         raise TypeError(f"{where}: expected integer class ids (torch's LongTensor), got dtype {dtype}")
-    values = _checks.concrete(tensor)
+    values = _checks.concrete(input)
     num_classes = int(num_classes)
     if num_classes < -1:
         raise ValueError(f"{where}: num_classes must be -1 (infer) or a non-negative number of "
@@ -325,6 +326,6 @@ def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
         elif values.size and int(values.max()) >= num_classes:
             raise ValueError(f"{where}: class values must be smaller than num_classes={num_classes}, "
                              f"got {int(values.max())}")
-    tensor = jnp.asarray(tensor)
+    ids = jnp.asarray(input)
     out_dtype = jax.dtypes.canonicalize_dtype(jnp.int64)
-    return (tensor[..., None] == jnp.arange(num_classes, dtype=tensor.dtype)).astype(out_dtype)
+    return (ids[..., None] == jnp.arange(num_classes, dtype=ids.dtype)).astype(out_dtype)

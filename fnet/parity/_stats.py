@@ -8,7 +8,7 @@ import math
 from typing import Callable
 
 from ._engine import Diff, Report, precision
-from ._registry import ParityCase, case_seed, register
+from ._registry import DTYPES, ParityCase, case_seed, register
 
 
 def within(name: str, got: float, want: float, sigma: float, detail: str = "") -> Diff:
@@ -25,12 +25,15 @@ def check(name: str, ok: bool, detail: str = "") -> Diff:
 
 
 def stats_case(name: str, family: str, body: Callable[[str, int], list[Diff]],
-               covers: tuple[str, ...]) -> ParityCase:
-    """Registers a case whose ``body(dtype, seed)`` returns its statistical checks."""
+               covers: tuple[str, ...], dtypes: tuple[str, ...] = DTYPES, note: str = "") -> ParityCase:
+    """Registers a case whose ``body(dtype, seed)`` returns its checks (statistics, properties).
+
+    ``dtypes`` narrows the dtypes where one says everything (indices); ``note`` says why.
+    """
     seed = case_seed(name)
 
     def run(dtype: str) -> Report:
         with precision(dtype):
             return Report(name, dtype, body(dtype, seed))
 
-    return register(ParityCase(name, family, covers, run))
+    return register(ParityCase(name, family, covers, run, tuple(dtypes), note))
