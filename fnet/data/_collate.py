@@ -14,17 +14,25 @@ __all__ = ["default_collate", "default_convert", "BucketCollate"]
 def default_collate(samples: Sequence[Any]) -> Any:
     """Stacks samples: arrays into one array, tuples/dicts element-wise.
 
+    Arrays, numpy scalars, Python ints (int64), floats (float64) and bools stack into
+    numpy arrays of the dtype torch's tensor would have; strings stay a list. A tuple
+    sample gives a tuple batch (torch gives a list, "for backwards compatibility").
+
     PyTorch equivalent: ``torch.utils.data.default_collate``.
     """
     first = samples[0]
+    if isinstance(first, (tuple, list)) and any(len(s) != len(first) for s in samples):
+        # zip would cut every sample to the shortest one: a silently wrong batch
+        raise ValueError(f"default_collate: each element in list of batch should be of equal size, got "
+                         f"lengths {[len(s) for s in samples]}")
     if isinstance(first, Mapping):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
-        return type(first)(*(default_collate(list(f)) for f in zip(*samples)))
+        return type(first)(*(default_collate(f) for f in zip(*samples)))
     if isinstance(first, (tuple, list)):
-        return type(first)(default_collate(list(f)) for f in zip(*samples))
+        return type(first)(default_collate(f) for f in zip(*samples))
     if isinstance(first, (str, bytes)):
-        return list(samples)
+        return samples  # as torch: the strings as given (a list, or a tuple inside tuple samples)
     return np.stack([np.asarray(s) for s in samples])
 
 
@@ -32,7 +40,7 @@ def default_convert(data: Any) -> Any:
     """One sample as numpy: arrays (numpy, JAX, torch) become numpy arrays, through dicts, tuples, lists.
 
     What a ``DataLoader(batch_size=None)`` yields for each sample (no batching). Strings
-    and other objects are returned unchanged.
+    and other objects are returned unchanged; a tuple stays a tuple (torch makes it a list).
 
     PyTorch equivalent: ``torch.utils.data.default_convert`` (numpy arrays to tensors there).
     """

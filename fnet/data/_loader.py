@@ -14,71 +14,7 @@ from ._collate import default_collate, default_convert
 from ._dataset import IterableDataset
 from ._sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
-<<<<<<< HEAD
 __all__ = ["DataLoader"]
-=======
-__all__ = ["DataLoader", "default_collate", "default_convert"]
-
-_local = threading.local()
-
-
-def current_rng() -> np.random.Generator:
-    """The generator random transforms draw from: seeded per (seed, epoch, batch) by the loader."""
-    rng = getattr(_local, "rng", None)
-    if rng is None:
-        rng = np.random.default_rng()
-        _local.rng = rng
-    return rng
-
-
-def default_collate(samples: Sequence[Any]) -> Any:
-    """Stacks samples: arrays into one array, tuples/dicts element-wise.
-
-    Arrays, numpy scalars, Python ints (int64), floats (float64) and bools stack into
-    numpy arrays of the dtype torch's tensor would have; strings stay a list. A tuple
-    sample gives a tuple batch (torch gives a list, "for backwards compatibility").
-
-    PyTorch equivalent: ``torch.utils.data.default_collate``.
-    """
-    first = samples[0]
-    if isinstance(first, (tuple, list)) and any(len(s) != len(first) for s in samples):
-        # zip would cut every sample to the shortest one: a silently wrong batch
-        raise ValueError(f"default_collate: each element in list of batch should be of equal size, got "
-                         f"lengths {[len(s) for s in samples]}")
-    if isinstance(first, Mapping):
-        return {k: default_collate([s[k] for s in samples]) for k in first}
-    if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
-        return type(first)(*(default_collate(f) for f in zip(*samples)))
-    if isinstance(first, (tuple, list)):
-        return type(first)(default_collate(f) for f in zip(*samples))
-    if isinstance(first, (str, bytes)):
-        return samples  # as torch: the strings as given (a list, or a tuple inside tuple samples)
-    return np.stack([np.asarray(s) for s in samples])
-
-
-def default_convert(data: Any) -> Any:
-    """One sample as numpy: arrays (numpy, JAX, torch) become numpy arrays, through dicts, tuples, lists.
-
-    What a ``DataLoader(batch_size=None)`` yields for each sample (no batching). Strings
-    and other objects are returned unchanged; a tuple stays a tuple (torch makes it a list).
-
-    PyTorch equivalent: ``torch.utils.data.default_convert`` (numpy arrays to tensors there).
-    """
-    if isinstance(data, np.ndarray):
-        return data
-    if isinstance(data, Mapping):
-        return {k: default_convert(v) for k, v in data.items()}
-    if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(default_convert(v) for v in data))
-    if isinstance(data, (tuple, list)):
-        return type(data)(default_convert(v) for v in data)
-    if hasattr(data, "__array__") and not isinstance(data, (str, bytes)):
-        from ..io import to_numpy
-
-        return to_numpy(data)
-    return data
-
->>>>>>> surface-finish
 
 class _BatchMaker:
     """Builds batch ``number`` of ``epoch`` from its indices: the whole loader logic a worker needs.
