@@ -144,10 +144,11 @@ class LazyModuleMixin(Module):
                 eager = self._materialize(size)
                 params, state = eager.reset_parameters(jax.random.key(0))
                 sub = Context(eager, params, state, ctx.train, ctx.key, ctx.path_parts)
-                return eager.forward(sub, input, *args, **kwargs)
+                return _checks.located(sub.where, lambda: eager.forward(sub, input, *args, **kwargs))
         eager = self._materialize(size)
         sub = Context(eager, ctx.params, ctx.state, ctx.train, ctx.key, ctx.path_parts)
-        out = eager.forward(sub, input, *args, **kwargs)
+        # the materialised layer names itself (Linear(in_features=64, ...)), not the lazy one
+        out = _checks.located(sub.where, lambda: eager.forward(sub, input, *args, **kwargs))
         if sub.new_state is not sub.state:
             ctx.update_state(**sub.new_state)
         return out
