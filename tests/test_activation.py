@@ -179,7 +179,7 @@ def test_softmax_module_dim_error_names_the_layer():
 
     model = Net()
     params, state = model.init(jax.random.key(0))
-    with pytest.raises(ValueError, match=r"^probs \(Softmax\(dim=2\)\): dim 2 is out of range"):
+    with pytest.raises(ValueError, match=r"^probs \(Softmax\(dim=2\)\): softmax: dim 2 is out of range"):
         model.apply(params, state, jnp.ones((3, 5)))
 
 
