@@ -165,7 +165,7 @@ def re_escape(text):
 
 
 def test_softmax_module_dim_error_names_the_layer():
-    with pytest.raises(ValueError, match=r"LogSoftmax\(dim=3\): dim 3 is out of range .*\(2, 5\)"):
+    with pytest.raises(ValueError, match=r"LogSoftmax\(dim=3\): log_softmax: dim 3 is out of range .*\(2, 5\)"):
         nn.LogSoftmax(dim=3)(jnp.ones((2, 5)))
 
     class Net(nn.Module):
@@ -179,7 +179,7 @@ def test_softmax_module_dim_error_names_the_layer():
 
     model = Net()
     params, state = model.init(jax.random.key(0))
-    with pytest.raises(ValueError, match=r"^probs \(Softmax\(dim=2\)\): dim 2 is out of range"):
+    with pytest.raises(ValueError, match=r"^probs \(Softmax\(dim=2\)\): softmax: dim 2 is out of range"):
         model.apply(params, state, jnp.ones((3, 5)))
 
 
@@ -188,7 +188,7 @@ def test_prelu_channel_mismatch_names_the_layer_and_both_sizes():
         torch.nn.PReLU(3)(torch.ones(2, 4, 5))
     layer = nn.PReLU(3)
     params, state = layer.init(jax.random.key(0))
-    with pytest.raises(ValueError, match=r"^PReLU\(num_parameters=3\): expected 3 channels .*got 4 "
+    with pytest.raises(ValueError, match=r"^PReLU\(num_parameters=3\): prelu: expected 3 channels .*got 4 "
                                          r"channels, input shape \(2, 4, 5\)"):
         layer.apply(params, state, jnp.ones((2, 4, 5)))
     # Inputs with fewer than 2 dims have one channel, as in torch.
@@ -207,7 +207,7 @@ def test_glu_errors():
         F.glu(jnp.ones((2, 3)), 1)
     with pytest.raises(ValueError, match=r"^glu: .*at least 1 dim"):
         F.glu(jnp.ones(()))
-    with pytest.raises(ValueError, match=r"^GLU\(dim=2\): dim 2 is out of range"):
+    with pytest.raises(ValueError, match=r"^GLU\(dim=2\): glu: dim 2 is out of range"):
         nn.GLU(2)(jnp.ones((2, 4)))
 
 
@@ -349,7 +349,7 @@ def test_rrelu_module_errors_name_the_layer():
         nn.RReLU()(jnp.ones(3))
     with pytest.raises(ValueError, match=r"RReLU\(.*\): train=True draws random numbers and needs a PRNG key"):
         nn.RReLU().apply({}, {}, -jnp.ones(3), train=True)
-    with pytest.raises(TypeError, match=r"^RReLU\(.*\): expected a floating-point input, got dtype int32"):
+    with pytest.raises(TypeError, match=r"^RReLU\(.*\): rrelu: expected a floating-point input, got dtype int32"):
         nn.RReLU().apply({}, {}, jnp.arange(3))
     assert repr(nn.RReLU(0.1, 0.2, True)) == repr(torch.nn.RReLU(0.1, 0.2, True))
     assert repr(nn.RReLU()) == repr(torch.nn.RReLU())

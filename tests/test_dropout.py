@@ -91,7 +91,7 @@ def test_feature_dropout_needs_two_dimensions():
 
 
 def test_integer_input_in_training_names_the_layer_and_dtype():
-    with pytest.raises(TypeError, match=r"Dropout\(p=0.5, inplace=False\): expected a floating-point "
+    with pytest.raises(TypeError, match=r"Dropout\(p=0.5, inplace=False\): dropout: expected a floating-point "
                                         r"input, got dtype int32"):
         nn.Dropout(0.5).apply({}, {}, jnp.ones((2, 3), jnp.int32), train=True, key=jax.random.key(0))
     with pytest.raises(TypeError, match="dropout: expected a floating-point input"):

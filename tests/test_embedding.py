@@ -188,7 +188,7 @@ def test_embedding_bag_errors():
     assert layer.padding_idx == 9
     params, _ = layer.init(jax.random.key(0))
     assert np.all(np.asarray(params["weight"][9]) == 0)
-    with pytest.raises(ValueError, match=r"^EmbeddingBag\(10, 3, mode='sum', padding_idx=9\): a 1-D input needs offsets"):
+    with pytest.raises(ValueError, match=r"^EmbeddingBag\(10, 3, mode='sum', padding_idx=9\): embedding_bag: a 1-D input needs offsets"):
         layer.apply(params, {}, ids)
     # empty bags give zeros, in every mode
     for mode in ("sum", "mean", "max"):

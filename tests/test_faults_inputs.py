@@ -207,7 +207,7 @@ def test_without_the_switch_jit_gives_nan_as_xla_does():
      r"^multi_margin_loss: target 7 is out of range \[0, 3\) \(at index \[3\]\)"),
     (lambda p, s, x, y: F.cross_entropy(Tagger().apply(p, s, x)[0], y), (np.where(IDS == 7, 12, IDS),
                                                                           np.array([0, 1, 2, 1])),
-     r"^emb \(Embedding\(10, 4\)\): index out of range: expected ids in \[0, 9\] .* got 12 at index \[1, 2\]"),
+     r"^emb \(Embedding\(10, 4\)\): embedding: index out of range: expected ids in \[0, 9\] .* got 12 at index \[1, 2\]"),
 ])
 def test_checked_names_the_layer_or_loss_the_value_and_its_index(fn, args, pattern):
     params, state = Tagger().init(jax.random.key(0))
@@ -231,7 +231,7 @@ def test_fit_names_the_step_the_layer_the_value_and_its_index():
     params, state = Tagger().init(jax.random.key(0))
     ids = np.concatenate([IDS, np.where(IDS == 6, 10, IDS)])  # batch 2, row 1, column 1 holds 10
     labels = np.zeros(8, np.int32)
-    with pytest.raises(CheckError, match=r"^fit: step 2 \(epoch 1, batch 2\): emb \(Embedding\(10, 4\)\): index out "
+    with pytest.raises(CheckError, match=r"^fit: step 2 \(epoch 1, batch 2\): emb \(Embedding\(10, 4\)\): embedding: index out "
                                          r"of range: .* got 10 at index \[1, 1\]"):
         T.fit(Tagger(), params, state, optax.sgd(0.1), _loader(ids, labels), F.cross_entropy, progress=False)
     labels[5] = 3

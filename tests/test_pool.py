@@ -172,7 +172,7 @@ def test_max_unpool_errors():
         nn.MaxUnpool2d(2).apply({}, {}, jnp.zeros((2, 2)), jnp.zeros((2, 2), jnp.int32))
     layer = nn.MaxUnpool2d(2)
     with pytest.raises(ValueError, match=r"^MaxUnpool2d\(kernel_size=\(2, 2\), stride=\(2, 2\), padding=\(0, 0\)\): "
-                                         r"invalid output_size"):
+                                         r"max_unpool2d: invalid output_size"):
         layer.apply({}, {}, x, idx, output_size=(1, 1))
     # under jit an out-of-range index cannot be checked: its value is dropped
     out = jax.jit(lambda v, i: F.max_unpool2d(v, i, 2))(x, idx.at[0, 0, 0, 0].set(99))

@@ -216,7 +216,7 @@ def test_channel_shuffle_errors_and_printing():
     with pytest.raises(ValueError, match=r"^native_channel_shuffle: number of groups .* positive integer, got "
                                          r"groups=0"):
         F.native_channel_shuffle(jnp.ones((2, 4, 3)), 0)
-    with pytest.raises(ValueError, match=r"^layer \(ChannelShuffle\(groups=3\)\): number of channels must be "
+    with pytest.raises(ValueError, match=r"^layer \(ChannelShuffle\(groups=3\)\): channel_shuffle: number of channels must be "
                                          r"divisible"):
         run(nn.ChannelShuffle(3), jnp.ones((1, 4, 2)))
     assert repr(nn.ChannelShuffle(3)) == repr(torch.nn.ChannelShuffle(3))

@@ -93,8 +93,8 @@ class PortedNode(Module):
         return f"{self._port_class}({self._port_extra})"
 
     def forward(self, ctx: Context, *inputs: Any, **kwargs: Any) -> Any:
-        raise TypeError(f"{ctx.where(self)}: this part of a ported model runs inside the whole "
-                        f"port; call the root model's apply")
+        raise TypeError("this part of a ported model runs inside the whole "
+                        "port; call the root model's apply")
 
     def __repr__(self) -> str:
         lines = self._port_extra.split("\n") if self._port_extra else []
@@ -229,7 +229,7 @@ class PortedModule(PortedNode):
         return program.out_spec.unflatten(outputs)
 
     def _check_input(self, slot: InputSlot, value: Any) -> Any:
-        where = f"{self._port_class}: input {slot.name}"
+        where = f"input {slot.name}"  # the module call names the port in front
         if not slot.is_tensor:
             if value != slot.constant and not (value is None and slot.constant is None):
                 raise ValueError(f"{where}: the port was captured with {slot.constant!r} and a port "

@@ -189,10 +189,7 @@ def prelu(input: jax.Array, weight: jax.Array) -> jax.Array:
 
     PyTorch equivalent: ``torch.nn.functional.prelu``.
     """
-    return _prelu(input, weight, "prelu")
-
-
-def _prelu(input: Any, weight: Any, where: str) -> jax.Array:
+    where = "prelu"
     x = _floating(input, where)
     w = jnp.asarray(weight)
     if w.ndim > 1:
@@ -231,11 +228,7 @@ def rrelu(input: jax.Array, lower: float = 1.0 / 8.0, upper: float = 1.0 / 3.0,
 
     PyTorch equivalent: ``torch.nn.functional.rrelu``.
     """
-    return _rrelu(input, lower, upper, training, key, "rrelu")
-
-
-def _rrelu(input: Any, lower: float, upper: float, training: bool, key: jax.Array | None,
-           where: str) -> jax.Array:
+    where = "rrelu"
     x = _floating(input, where)
     if not training:
         return jnp.where(x > 0, x, x * ((lower + upper) / 2))
@@ -487,10 +480,7 @@ def glu(input: jax.Array, dim: int = -1) -> jax.Array:
 
     PyTorch equivalent: ``torch.nn.functional.glu``.
     """
-    return _glu(input, dim, "glu")
-
-
-def _glu(input: Any, dim: int, where: str) -> jax.Array:
+    where = "glu"
     x = _floating(input, where)
     if x.ndim == 0:
         raise ValueError(f"{where}: expected an input with at least 1 dim (it is halved along "
@@ -504,6 +494,7 @@ def _glu(input: Any, dim: int, where: str) -> jax.Array:
 
 
 # -- softmax family ------------------------------------------------------------------
+
 
 def _legacy_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "

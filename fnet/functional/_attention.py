@@ -313,7 +313,7 @@ def scaled_dot_product_attention(query: jax.Array, key: jax.Array, value: jax.Ar
     dropout_p = float(dropout_p)
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{where}: dropout_p must be in [0, 1], got {dropout_p}")
-    if dropout_p > 0.0 and dropout_key is None:
+    if 0.0 < dropout_p < 1.0 and dropout_key is None:  # p == 1 drops everything: no draw
         raise ValueError(f"{where}: dropout_p={dropout_p} draws a dropout mask and needs "
                          f"dropout_key=jax.random.key(...) (or pass dropout_p=0.0 in evaluation)")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
@@ -359,8 +359,7 @@ def multi_head_attention_forward(query: jax.Array, key: jax.Array, value: jax.Ar
                                  v_proj_weight: jax.Array | None = None,
                                  static_k: jax.Array | None = None, static_v: jax.Array | None = None,
                                  average_attn_weights: bool = True, is_causal: bool = False, *,
-                                 dropout_key: jax.Array | None = None,
-                                 where: str = "multi_head_attention_forward"
+                                 dropout_key: jax.Array | None = None
                                  ) -> tuple[jax.Array, jax.Array | None]:
     """Multi-head attention on sequence-first inputs, the function behind ``nn.MultiheadAttention``.
 
@@ -398,6 +397,7 @@ def multi_head_attention_forward(query: jax.Array, key: jax.Array, value: jax.Ar
 
     PyTorch equivalent: ``torch.nn.functional.multi_head_attention_forward``.
     """
+    where = "multi_head_attention_forward"
     for name, x in (("query", query), ("key", key), ("value", value)):
         _checks.check_floating(where, x, name)
     query, key, value = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
@@ -524,7 +524,7 @@ def multi_head_attention_forward(query: jax.Array, key: jax.Array, value: jax.Ar
         bias = kpm if bias is None else bias + kpm
 
     dropout_p = float(dropout_p) if training else 0.0
-    if dropout_p > 0.0 and dropout_key is None:
+    if 0.0 < dropout_p < 1.0 and dropout_key is None:
         raise ValueError(f"{where}: training with dropout_p={dropout_p} needs a PRNG key (dropout_key=)")
     scale = 1.0 / math.sqrt(head_dim)
     if need_weights:

@@ -161,8 +161,32 @@ def _lengths(where: str, name: str, value: Any, n: int) -> jax.Array:
     return arr.reshape(n).astype(jnp.int32)
 
 
-def _ctc_loss(where: str, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any,
-              blank: int, reduction: str, zero_infinity: bool) -> jax.Array:
+def ctc_loss(log_probs: jax.Array, targets: jax.Array, input_lengths: Any, target_lengths: Any,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> jax.Array:
+    """The CTC loss: ``-log`` of the summed probability of every alignment of a target.
+
+    Args:
+        log_probs: ``(T, N, C)`` or unbatched ``(T, C)`` log-probabilities (a
+            ``log_softmax`` over the classes), time first as torch.
+        targets: ``(N, S)`` padded class indices, or the targets of all samples
+            concatenated ``(sum(target_lengths),)``; never ``blank``.
+        input_lengths: ``(N,)`` frames per sample (ints, a tuple or an array), ``<= T``.
+        target_lengths: ``(N,)`` target length per sample.
+        blank: the blank class.
+        reduction: ``'none'`` (``(N,)``) | ``'sum'`` | ``'mean'`` (each loss divided by its
+            target length, then averaged over the batch, as torch).
+        zero_infinity: impossible alignments (input too short) give loss 0 and gradient
+            0 instead of ``inf``.
+
+    Returns:
+        The loss; see the module docstring for the gradient (torch's).
+
+    Raises:
+        ValueError: lengths or labels out of range, when they are concrete.
+
+    PyTorch equivalent: ``torch.nn.functional.ctc_loss``.
+    """
+    where = 'ctc_loss'
     reduction = _check_reduction(where, reduction)
     lp = jnp.asarray(log_probs)
     if not jnp.issubdtype(lp.dtype, jnp.floating):
@@ -214,32 +238,3 @@ def _ctc_loss(where: str, log_probs: Any, targets: Any, input_lengths: Any, targ
     if reduction == "sum":
         return jnp.sum(nll)
     return nll[0] if unbatched else nll
-
-
-def ctc_loss(log_probs: jax.Array, targets: jax.Array, input_lengths: Any, target_lengths: Any,
-             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> jax.Array:
-    """The CTC loss: ``-log`` of the summed probability of every alignment of a target.
-
-    Args:
-        log_probs: ``(T, N, C)`` or unbatched ``(T, C)`` log-probabilities (a
-            ``log_softmax`` over the classes), time first as torch.
-        targets: ``(N, S)`` padded class indices, or the targets of all samples
-            concatenated ``(sum(target_lengths),)``; never ``blank``.
-        input_lengths: ``(N,)`` frames per sample (ints, a tuple or an array), ``<= T``.
-        target_lengths: ``(N,)`` target length per sample.
-        blank: the blank class.
-        reduction: ``'none'`` (``(N,)``) | ``'sum'`` | ``'mean'`` (each loss divided by its
-            target length, then averaged over the batch, as torch).
-        zero_infinity: impossible alignments (input too short) give loss 0 and gradient
-            0 instead of ``inf``.
-
-    Returns:
-        The loss; see the module docstring for the gradient (torch's).
-
-    Raises:
-        ValueError: lengths or labels out of range, when they are concrete.
-
-    PyTorch equivalent: ``torch.nn.functional.ctc_loss``.
-    """
-    return _ctc_loss("ctc_loss", log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                     zero_infinity)

@@ -78,23 +78,6 @@ def _broadcast(where: str, x1: Any, x2: Any, names=("x1", "x2")) -> tuple[jax.Ar
     return x1, x2, shape
 
 
-def _cosine_similarity(where: str, x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> jax.Array:
-    x1, x2, shape = _broadcast(where, x1, x2)
-    dtype = jnp.result_type(x1, x2)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"{where}: expected floating-point inputs (their common dtype), got dtypes "
-                        f"{x1.dtype} and {x2.dtype}")
-    x1 = jnp.broadcast_to(x1.astype(dtype), shape)
-    x2 = jnp.broadcast_to(x2.astype(dtype), shape)
-    dim = _wrap_dim(where, dim, len(shape), shape)
-    if not shape:  # 0-d: torch reduces over the single element
-        x1, x2 = x1[None], x2[None]
-    n1 = _clamp_min_no_grad(_vector_norm(x1, 2, dim, True), eps)
-    n2 = _clamp_min_no_grad(_vector_norm(x2, 2, dim, True), eps)
-    out = jnp.sum((x1 / n1) * (x2 / n2), axis=dim)
-    return out
-
-
 def cosine_similarity(x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1e-8) -> jax.Array:
     """Cosine similarity along ``dim`` of two broadcastable arrays.
 
@@ -113,7 +96,21 @@ def cosine_similarity(x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1
 
     PyTorch equivalent: ``torch.nn.functional.cosine_similarity``.
     """
-    return _cosine_similarity("cosine_similarity", x1, x2, dim, eps)
+    where = 'cosine_similarity'
+    x1, x2, shape = _broadcast(where, x1, x2)
+    dtype = jnp.result_type(x1, x2)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{where}: expected floating-point inputs (their common dtype), got dtypes "
+                        f"{x1.dtype} and {x2.dtype}")
+    x1 = jnp.broadcast_to(x1.astype(dtype), shape)
+    x2 = jnp.broadcast_to(x2.astype(dtype), shape)
+    dim = _wrap_dim(where, dim, len(shape), shape)
+    if not shape:  # 0-d: torch reduces over the single element
+        x1, x2 = x1[None], x2[None]
+    n1 = _clamp_min_no_grad(_vector_norm(x1, 2, dim, True), eps)
+    n2 = _clamp_min_no_grad(_vector_norm(x2, 2, dim, True), eps)
+    out = jnp.sum((x1 / n1) * (x2 / n2), axis=dim)
+    return out
 
 
 def _pairwise_distance(where: str, x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6,

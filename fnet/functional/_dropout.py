@@ -46,7 +46,7 @@ def _require_key(name: str, p: float, key: jax.Array | None) -> jax.Array:
             f"{name}: training=True with p={p} draws a random mask and needs a PRNG key "
             f"(fnet has no global generator); call F.{name}(x, p={p}, training=True, "
             f"key=jax.random.key(0)) with a new key each step (key, sub = jax.random.split(key)), "
-            f"or training=False for the identity. Inside a module use key=ctx.next_key()."
+            f"or training=False for the identity. Inside a module use key=ctx.dropout_key(p)."
         )
     return key
 

@@ -207,45 +207,6 @@ def _bag_ids(where: str, input: jax.Array, offsets: Any, include_last_offset: bo
     return input, ids, bags
 
 
-def _embedding_bag(where: str, input: Any, weight: Any, offsets: Any, max_norm: float | None,
-                   norm_type: float, scale_grad_by_freq: bool, mode: str, per_sample_weights: Any,
-                   include_last_offset: bool, padding_idx: int | None) -> jax.Array:
-    if mode not in _BAG_MODES:
-        raise ValueError(f"{where}: mode has to be one of 'sum', 'mean' or 'max', got {mode!r}")
-    input = _check_indices(where, input)
-    weight = jnp.asarray(weight)
-    if weight.ndim != 2:
-        _checks.fail(where, "a 2-D weight (num_embeddings, embedding_dim)", weight)
-    if scale_grad_by_freq and mode == "max":
-        raise ValueError(f"{where}: max mode does not support scaling the gradient by the frequency")
-    if per_sample_weights is not None:
-        if mode != "sum":
-            raise NotImplementedError(f"{where}: per_sample_weights is only supported for mode='sum' "
-                                      f"(got mode={mode!r}), as in torch")
-        per_sample_weights = jnp.asarray(per_sample_weights)
-        if per_sample_weights.shape != input.shape:
-            raise ValueError(f"{where}: expected per_sample_weights of the input's shape "
-                             f"{_checks.fmt_shape(input.shape)}, got "
-                             f"{_checks.fmt_shape(per_sample_weights.shape)}")
-    flat, ids, bags = _bag_ids(where, input, offsets, include_last_offset)
-    rows = _embedding(where, flat, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
-    num = int(weight.shape[0])
-    padding_idx = _normalise_padding_idx(where, padding_idx, num)
-    keep = jnp.ones(flat.shape, bool) if padding_idx is None else flat != padding_idx
-    count = jax.ops.segment_sum(keep.astype(weight.dtype), ids, bags)
-    zero = jnp.zeros((), rows.dtype)
-    if mode == "max":
-        masked = jnp.where(keep[:, None], rows, -jnp.inf)
-        out = jax.ops.segment_max(masked, ids, bags)
-        return jnp.where(count[:, None] > 0, out, zero)
-    if per_sample_weights is not None:
-        rows = rows * per_sample_weights.reshape(-1)[:, None].astype(rows.dtype)
-    out = jax.ops.segment_sum(jnp.where(keep[:, None], rows, zero), ids, bags)
-    if mode == "mean":
-        out = out / jnp.maximum(count, 1)[:, None]
-    return out
-
-
 def embedding_bag(input: jax.Array, weight: jax.Array, offsets: jax.Array | None = None,
                   max_norm: float | None = None, norm_type: float = 2, scale_grad_by_freq: bool = False,
                   mode: str = "mean", sparse: bool = False, per_sample_weights: jax.Array | None = None,
@@ -280,8 +241,41 @@ def embedding_bag(input: jax.Array, weight: jax.Array, offsets: jax.Array | None
 
     PyTorch equivalent: ``torch.nn.functional.embedding_bag``.
     """
-    return _embedding_bag("embedding_bag", input, weight, offsets, max_norm, norm_type,
-                          scale_grad_by_freq, mode, per_sample_weights, include_last_offset, padding_idx)
+    where = 'embedding_bag'
+    if mode not in _BAG_MODES:
+        raise ValueError(f"{where}: mode has to be one of 'sum', 'mean' or 'max', got {mode!r}")
+    input = _check_indices(where, input)
+    weight = jnp.asarray(weight)
+    if weight.ndim != 2:
+        _checks.fail(where, "a 2-D weight (num_embeddings, embedding_dim)", weight)
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{where}: max mode does not support scaling the gradient by the frequency")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"{where}: per_sample_weights is only supported for mode='sum' "
+                                      f"(got mode={mode!r}), as in torch")
+        per_sample_weights = jnp.asarray(per_sample_weights)
+        if per_sample_weights.shape != input.shape:
+            raise ValueError(f"{where}: expected per_sample_weights of the input's shape "
+                             f"{_checks.fmt_shape(input.shape)}, got "
+                             f"{_checks.fmt_shape(per_sample_weights.shape)}")
+    flat, ids, bags = _bag_ids(where, input, offsets, include_last_offset)
+    rows = _embedding(where, flat, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+    num = int(weight.shape[0])
+    padding_idx = _normalise_padding_idx(where, padding_idx, num)
+    keep = jnp.ones(flat.shape, bool) if padding_idx is None else flat != padding_idx
+    count = jax.ops.segment_sum(keep.astype(weight.dtype), ids, bags)
+    zero = jnp.zeros((), rows.dtype)
+    if mode == "max":
+        masked = jnp.where(keep[:, None], rows, -jnp.inf)
+        out = jax.ops.segment_max(masked, ids, bags)
+        return jnp.where(count[:, None] > 0, out, zero)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1)[:, None].astype(rows.dtype)
+    out = jax.ops.segment_sum(jnp.where(keep[:, None], rows, zero), ids, bags)
+    if mode == "mean":
+        out = out / jnp.maximum(count, 1)[:, None]
+    return out
 
 
 def one_hot(input: jax.Array, num_classes: int = -1) -> jax.Array:

@@ -51,10 +51,7 @@ def bilinear(input1: jax.Array, input2: jax.Array, weight: jax.Array,
 
     PyTorch equivalent: ``torch.nn.functional.bilinear``.
     """
-    return _bilinear("bilinear", input1, input2, weight, bias)
-
-
-def _bilinear(where: str, input1, input2, weight, bias):
+    where = 'bilinear'
     s1, s2, sw = _checks.shape_of(input1), _checks.shape_of(input2), _checks.shape_of(weight)
     if len(sw) != 3:
         _checks.fail(where, "a 3-D weight (out_features, in1_features, in2_features)", weight)

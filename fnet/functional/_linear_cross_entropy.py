@@ -26,7 +26,7 @@ import numpy as np
 
 from .._checks import fmt_shape
 from ._linear import linear
-from ._loss import _check_reduction, _class_weight, _cross_entropy, _float, _index_target
+from ._loss import _check_reduction, _class_weight, _float, _index_target, cross_entropy
 
 __all__ = ["linear_cross_entropy"]
 
@@ -112,9 +112,37 @@ def _logit_stats_bwd(chunk, res, cotangents):
 _logit_stats.defvjp(_logit_stats_fwd, _logit_stats_bwd)
 
 
-def _linear_cross_entropy(where: str, input: Any, linear_weight: Any, target: Any, linear_bias: Any,
-                          weight: Any, reduction: str, ignore_index: int | None,
-                          label_smoothing: float, chunk_size: int | None) -> jax.Array:
+def linear_cross_entropy(input: jax.Array, linear_weight: jax.Array, target: jax.Array, *,
+                         linear_bias: jax.Array | None = None, weight: jax.Array | None = None,
+                         reduction: str = "mean", ignore_index: int | None = None,
+                         label_smoothing: float = 0.0, options: Any = None,
+                         chunk_size: int | None = None) -> jax.Array:
+    """``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)`` without
+    materialising the logits.
+
+    Args:
+        input: ``(N, in_features)`` or ``(in_features,)``.
+        linear_weight: ``(C, in_features)``, or ``(C, d_1, ..., d_K, in_features)`` for a
+            K-dimensional loss (reference path).
+        target: class indices ``(N,)`` / ``()`` (chunked path), or probabilities of the
+            logits' shape (reference path).
+        linear_bias: ``(C,)`` (or ``(C, d_1, ..., d_K)``).
+        weight: per-class weights ``(C,)``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``, as :func:`cross_entropy`.
+        ignore_index: class-index targets equal to it are ignored; ``None`` means -100 (it
+            must stay ``None`` for probability targets), as torch.
+        label_smoothing: in ``[0, 1]``, as :func:`cross_entropy`.
+        options: torch's ``LinearCrossEntropyOptions`` (batch chunking); accepted and
+            ignored, fnet chunks over the vocabulary always.
+        chunk_size: fnet only: vocabulary entries per chunk (default 4096); smaller
+            chunks use less memory and run more, smaller matmuls.
+
+    Returns:
+        The loss, as :func:`cross_entropy` would return it for the logits.
+
+    PyTorch equivalent: ``torch.nn.functional.linear_cross_entropy``.
+    """
+    where = 'linear_cross_entropy'
     reduction = _check_reduction(where, reduction)
     x = _float(where, input)
     w = _float(where, linear_weight, "linear_weight")
@@ -147,7 +175,8 @@ def _linear_cross_entropy(where: str, input: Any, linear_weight: Any, target: An
         # the reference path: the logits exist (torch's chunked path falls back here too)
         flat_w = w.reshape(-1, w.shape[-1])
         logits = linear(x, flat_w, None if b is None else b.reshape(-1)).reshape(logits_shape)
-        return _cross_entropy(where, logits, target, weight, ignore, reduction, label_smoothing)
+        return cross_entropy(logits, target, weight, ignore_index=ignore, reduction=reduction,
+                             label_smoothing=label_smoothing)
 
     unbatched = x.ndim == 1
     xb = x[None] if unbatched else x
@@ -177,38 +206,3 @@ def _linear_cross_entropy(where: str, input: Any, linear_weight: Any, target: An
     if reduction == "sum":
         return jnp.sum(loss)
     return jnp.sum(loss) / jnp.sum(w_t)
-
-
-def linear_cross_entropy(input: jax.Array, linear_weight: jax.Array, target: jax.Array, *,
-                         linear_bias: jax.Array | None = None, weight: jax.Array | None = None,
-                         reduction: str = "mean", ignore_index: int | None = None,
-                         label_smoothing: float = 0.0, options: Any = None,
-                         chunk_size: int | None = None) -> jax.Array:
-    """``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)`` without
-    materialising the logits.
-
-    Args:
-        input: ``(N, in_features)`` or ``(in_features,)``.
-        linear_weight: ``(C, in_features)``, or ``(C, d_1, ..., d_K, in_features)`` for a
-            K-dimensional loss (reference path).
-        target: class indices ``(N,)`` / ``()`` (chunked path), or probabilities of the
-            logits' shape (reference path).
-        linear_bias: ``(C,)`` (or ``(C, d_1, ..., d_K)``).
-        weight: per-class weights ``(C,)``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``, as :func:`cross_entropy`.
-        ignore_index: class-index targets equal to it are ignored; ``None`` means -100 (it
-            must stay ``None`` for probability targets), as torch.
-        label_smoothing: in ``[0, 1]``, as :func:`cross_entropy`.
-        options: torch's ``LinearCrossEntropyOptions`` (batch chunking); accepted and
-            ignored, fnet chunks over the vocabulary always.
-        chunk_size: fnet only: vocabulary entries per chunk (default 4096); smaller
-            chunks use less memory and run more, smaller matmuls.
-
-    Returns:
-        The loss, as :func:`cross_entropy` would return it for the logits.
-
-    PyTorch equivalent: ``torch.nn.functional.linear_cross_entropy``.
-    """
-    del options
-    return _linear_cross_entropy("linear_cross_entropy", input, linear_weight, target, linear_bias,
-                                 weight, reduction, ignore_index, label_smoothing, chunk_size)

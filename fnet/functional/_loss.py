@@ -11,8 +11,8 @@ checked: an out-of-range class index then gives a ``nan`` loss for that element,
 and a BCE probability outside ``[0, 1]`` gives ``nan`` through the logarithm.
 Shapes and dtypes are always checked.
 
-The implementations take a ``where`` string (the function's name, or the calling
-module's description) so that errors name the caller.
+Errors name the function (``cross_entropy: expected ...``), as torch's do; a loss
+module's call adds the module's path in front (``fnet/nn/_module.py``).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _legacy(size_average: bool | None, reduce: bool | None, reduction: str) -> s
 def _check_reduction(where: str, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> str:
     if reduction == "elementwise_mean" and "mean" in allowed:
         warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' "
-                      "instead.", stacklevel=4)
+                      "instead.", stacklevel=3)
         return "mean"
     if reduction not in allowed:
         options = ", ".join(repr(r) for r in allowed)
@@ -132,7 +132,7 @@ def _broadcast(where: str, input: Array, target: Array, warn: bool,
         warnings.warn(f"{where}: using a {names[1]} of shape {fmt_shape(target.shape)} that differs "
                       f"from the {names[0]} shape {fmt_shape(input.shape)}; they are broadcast to "
                       f"{fmt_shape(shape)} like torch does, which is likely not what you want. "
-                      f"Please ensure they have the same shape.", UserWarning, stacklevel=4)
+                      f"Please ensure they have the same shape.", UserWarning, stacklevel=3)
     return jnp.broadcast_to(input, shape), jnp.broadcast_to(target, shape)
 
 
@@ -182,15 +182,6 @@ def _weighted_elementwise(where: str, loss: Array, weight: Any, input: Array, re
     return _reduce(loss, reduction)
 
 
-def _l1_loss(where: str, input: Any, target: Any, reduction: str, weight: Any = None) -> Array:
-    reduction = _check_reduction(where, reduction)
-    input, target = _broadcast(where, _float(where, input), _numeric(target), warn=True)
-    loss = _abs(input - target)
-    if weight is not None:
-        return _weighted_elementwise(where, loss, weight, input, reduction, mean_by_weight=True)
-    return _reduce(loss, reduction)
-
-
 def l1_loss(input: Array, target: Array, size_average: bool | None = None, reduce: bool | None = None,
             reduction: str = "mean", weight: Array | None = None) -> Array:
     """Mean absolute error ``|input - target|``, optionally weighted per element.
@@ -210,14 +201,11 @@ def l1_loss(input: Array, target: Array, size_average: bool | None = None, reduc
 
     PyTorch equivalent: ``torch.nn.functional.l1_loss``.
     """
-    return _l1_loss("l1_loss", input, target, _legacy(size_average, reduce, reduction), weight)
-
-
-def _mse_loss(where: str, input: Any, target: Any, reduction: str, weight: Any = None) -> Array:
+    where = 'l1_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input, target = _broadcast(where, _float(where, input), _numeric(target), warn=True)
-    diff = input - target
-    loss = diff * diff
+    loss = _abs(input - target)
     if weight is not None:
         return _weighted_elementwise(where, loss, weight, input, reduction, mean_by_weight=True)
     return _reduce(loss, reduction)
@@ -236,10 +224,27 @@ def mse_loss(input: Array, target: Array, size_average: bool | None = None, redu
 
     PyTorch equivalent: ``torch.nn.functional.mse_loss``.
     """
-    return _mse_loss("mse_loss", input, target, _legacy(size_average, reduce, reduction), weight)
+    where = 'mse_loss'
+    reduction = _legacy(size_average, reduce, reduction)
+    reduction = _check_reduction(where, reduction)
+    input, target = _broadcast(where, _float(where, input), _numeric(target), warn=True)
+    diff = input - target
+    loss = diff * diff
+    if weight is not None:
+        return _weighted_elementwise(where, loss, weight, input, reduction, mean_by_weight=True)
+    return _reduce(loss, reduction)
 
 
-def _smooth_l1_loss(where: str, input: Any, target: Any, reduction: str, beta: float) -> Array:
+def smooth_l1_loss(input: Array, target: Array, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> Array:
+    """Smooth L1: ``0.5 z^2 / beta`` for ``|z| < beta``, else ``|z| - 0.5 beta`` (``z = input - target``).
+
+    ``beta=0`` is exactly ``l1_loss``, as in torch.
+
+    PyTorch equivalent: ``torch.nn.functional.smooth_l1_loss``.
+    """
+    where = 'smooth_l1_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     if beta < 0:
         raise ValueError(f"{where}: beta must be non-negative, got {beta}")
@@ -254,19 +259,16 @@ def _smooth_l1_loss(where: str, input: Any, target: Any, reduction: str, beta: f
     return _reduce(loss, reduction)
 
 
-def smooth_l1_loss(input: Array, target: Array, size_average: bool | None = None,
-                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> Array:
-    """Smooth L1: ``0.5 z^2 / beta`` for ``|z| < beta``, else ``|z| - 0.5 beta`` (``z = input - target``).
+def huber_loss(input: Array, target: Array, reduction: str = "mean", delta: float = 1.0,
+               weight: Array | None = None) -> Array:
+    """Huber loss: ``0.5 z^2`` for ``|z| < delta``, else ``delta (|z| - 0.5 delta)``.
 
-    ``beta=0`` is exactly ``l1_loss``, as in torch.
+    ``weight`` (input's shape) scales each element; torch's weighted ``'mean'`` is the
+    plain mean of the weighted losses (not divided by the weight sum as in ``mse_loss``).
 
-    PyTorch equivalent: ``torch.nn.functional.smooth_l1_loss``.
+    PyTorch equivalent: ``torch.nn.functional.huber_loss``.
     """
-    return _smooth_l1_loss("smooth_l1_loss", input, target, _legacy(size_average, reduce, reduction), beta)
-
-
-def _huber_loss(where: str, input: Any, target: Any, reduction: str, delta: float,
-                weight: Any = None) -> Array:
+    where = 'huber_loss'
     reduction = _check_reduction(where, reduction)
     if delta <= 0:
         raise ValueError(f"{where}: delta must be positive, got {delta}")
@@ -278,18 +280,6 @@ def _huber_loss(where: str, input: Any, target: Any, reduction: str, delta: floa
         # torch's weighted 'mean' is a plain mean of the weighted losses (unlike mse/l1)
         return _weighted_elementwise(where, loss, weight, input, reduction, mean_by_weight=False)
     return _reduce(loss, reduction)
-
-
-def huber_loss(input: Array, target: Array, reduction: str = "mean", delta: float = 1.0,
-               weight: Array | None = None) -> Array:
-    """Huber loss: ``0.5 z^2`` for ``|z| < delta``, else ``delta (|z| - 0.5 delta)``.
-
-    ``weight`` (input's shape) scales each element; torch's weighted ``'mean'`` is the
-    plain mean of the weighted losses (not divided by the weight sum as in ``mse_loss``).
-
-    PyTorch equivalent: ``torch.nn.functional.huber_loss``.
-    """
-    return _huber_loss("huber_loss", input, target, reduction, delta, weight)
 
 
 # -- binary cross entropy ------------------------------------------------------------------
@@ -334,27 +324,6 @@ def _bce_elementwise_jvp(primals, tangents):
 _bce_elementwise.defjvp(_bce_elementwise_jvp, symbolic_zeros=True)
 
 
-def _binary_cross_entropy(where: str, input: Any, target: Any, weight: Any, reduction: str) -> Array:
-    reduction = _check_reduction(where, reduction)
-    input = _float(where, input)
-    target = _float(where, target, "target (probabilities in [0, 1])")
-    if target.shape != input.shape:
-        raise ValueError(f"{where}: expected target of the same shape as input "
-                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
-    for name, x in (("input", input), ("target", target)):
-        values = concrete(x)
-        if values is not None and not np.all((values >= 0) & (values <= 1)):
-            bad = values[~((values >= 0) & (values <= 1))]
-            raise ValueError(f"{where}: all elements of {name} should be between 0 and 1 "
-                             f"(probabilities; for logits use binary_cross_entropy_with_logits), "
-                             f"got {bad.size} outside, e.g. {bad.flat[0]}")
-    dtype = jnp.result_type(input, target)
-    loss = _bce_elementwise(input.astype(dtype), target.astype(dtype))
-    if weight is not None:
-        loss = loss * _broadcastable_to(where, "weight", weight, target).astype(dtype)
-    return _reduce(loss, reduction)
-
-
 def binary_cross_entropy(input: Array, target: Array, weight: Array | None = None,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Array:
@@ -377,25 +346,23 @@ def binary_cross_entropy(input: Array, target: Array, weight: Array | None = Non
 
     PyTorch equivalent: ``torch.nn.functional.binary_cross_entropy``.
     """
-    return _binary_cross_entropy("binary_cross_entropy", input, target, weight,
-                                 _legacy(size_average, reduce, reduction))
-
-
-def _bce_with_logits(where: str, input: Any, target: Any, weight: Any, reduction: str,
-                     pos_weight: Any) -> Array:
+    where = 'binary_cross_entropy'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input = _float(where, input)
     target = _float(where, target, "target (probabilities in [0, 1])")
     if target.shape != input.shape:
         raise ValueError(f"{where}: expected target of the same shape as input "
                          f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+    for name, x in (("input", input), ("target", target)):
+        values = concrete(x)
+        if values is not None and not np.all((values >= 0) & (values <= 1)):
+            bad = values[~((values >= 0) & (values <= 1))]
+            raise ValueError(f"{where}: all elements of {name} should be between 0 and 1 "
+                             f"(probabilities; for logits use binary_cross_entropy_with_logits), "
+                             f"got {bad.size} outside, e.g. {bad.flat[0]}")
     dtype = jnp.result_type(input, target)
-    input, target = input.astype(dtype), target.astype(dtype)
-    log_sigmoid = jax.nn.log_sigmoid(input)  # stable: -softplus(-x)
-    if pos_weight is not None:
-        pos_weight = _broadcastable_to(where, "pos_weight", pos_weight, target).astype(dtype)
-        log_sigmoid = log_sigmoid * ((pos_weight - 1) * target + 1)
-    loss = (1 - target) * input - log_sigmoid
+    loss = _bce_elementwise(input.astype(dtype), target.astype(dtype))
     if weight is not None:
         loss = loss * _broadcastable_to(where, "weight", weight, target).astype(dtype)
     return _reduce(loss, reduction)
@@ -418,8 +385,24 @@ def binary_cross_entropy_with_logits(input: Array, target: Array, weight: Array 
 
     PyTorch equivalent: ``torch.nn.functional.binary_cross_entropy_with_logits``.
     """
-    return _bce_with_logits("binary_cross_entropy_with_logits", input, target, weight,
-                            _legacy(size_average, reduce, reduction), pos_weight)
+    where = 'binary_cross_entropy_with_logits'
+    reduction = _legacy(size_average, reduce, reduction)
+    reduction = _check_reduction(where, reduction)
+    input = _float(where, input)
+    target = _float(where, target, "target (probabilities in [0, 1])")
+    if target.shape != input.shape:
+        raise ValueError(f"{where}: expected target of the same shape as input "
+                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+    dtype = jnp.result_type(input, target)
+    input, target = input.astype(dtype), target.astype(dtype)
+    log_sigmoid = jax.nn.log_sigmoid(input)  # stable: -softplus(-x)
+    if pos_weight is not None:
+        pos_weight = _broadcastable_to(where, "pos_weight", pos_weight, target).astype(dtype)
+        log_sigmoid = log_sigmoid * ((pos_weight - 1) * target + 1)
+    loss = (1 - target) * input - log_sigmoid
+    if weight is not None:
+        loss = loss * _broadcastable_to(where, "weight", weight, target).astype(dtype)
+    return _reduce(loss, reduction)
 
 
 # -- classification: nll_loss and cross_entropy --------------------------------------------
@@ -484,16 +467,6 @@ def _nll_reduce(loss: Array, w: Array, reduction: str) -> Array:
     return _reduce(loss, reduction)
 
 
-def _nll_loss(where: str, input: Any, target: Any, weight: Any, ignore_index: int,
-              reduction: str) -> Array:
-    reduction = _check_reduction(where, reduction)
-    input = _float(where, input)
-    target = _index_target(where, input, jnp.asarray(target), ignore_index, prob_allowed=False)
-    weight = _class_weight(where, weight, input.shape[_class_dim(input)], input.dtype)
-    loss, w, _ = _nll_parts(input, target, weight, ignore_index)
-    return _nll_reduce(loss, w, reduction)
-
-
 def nll_loss(input: Array, target: Array, weight: Array | None = None,
              size_average: bool | None = None, ignore_index: int = -100,
              reduce: bool | None = None, reduction: str = "mean") -> Array:
@@ -514,12 +487,48 @@ def nll_loss(input: Array, target: Array, weight: Array | None = None,
 
     PyTorch equivalent: ``torch.nn.functional.nll_loss``.
     """
-    return _nll_loss("nll_loss", input, target, weight, ignore_index,
-                     _legacy(size_average, reduce, reduction))
+    where = 'nll_loss'
+    reduction = _legacy(size_average, reduce, reduction)
+    reduction = _check_reduction(where, reduction)
+    input = _float(where, input)
+    target = _index_target(where, input, jnp.asarray(target), ignore_index, prob_allowed=False)
+    weight = _class_weight(where, weight, input.shape[_class_dim(input)], input.dtype)
+    loss, w, _ = _nll_parts(input, target, weight, ignore_index)
+    return _nll_reduce(loss, w, reduction)
 
 
-def _cross_entropy(where: str, input: Any, target: Any, weight: Any, ignore_index: int,
-                   reduction: str, label_smoothing: float) -> Array:
+def cross_entropy(input: Array, target: Array, weight: Array | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100,
+                  reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Array:
+    """Cross entropy between logits and class indices or class probabilities.
+
+    ``log_softmax`` over the class axis (stable log-sum-exp) followed by the negative
+    log likelihood. As in torch the class axis is axis 1 (axis 0 for an unbatched
+    ``(C,)`` input), not JAX's usual last axis.
+
+    Args:
+        input: logits ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``.
+        target: either integer class indices ``()``, ``(N,)`` or ``(N, d1, ..., dK)``, or
+            floating-point class probabilities of the input's shape (torch decides by
+            shape, and so does fnet).
+        weight: per-class weights ``(C,)``.
+        ignore_index: class-index targets equal to it contribute nothing; must be
+            negative for probability targets.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. For class indices ``'mean'``
+            divides by the summed weights of non-ignored targets (nan when all are
+            ignored); for probabilities by the number of elements ``N * d1 * ... * dK``.
+        label_smoothing: in ``[0, 1]``; mixes the target with the uniform distribution
+            exactly as torch does, including with ``weight`` and ``ignore_index``.
+
+    Raises:
+        ValueError: an index outside ``[0, C)`` that is not ``ignore_index``, checked when
+            ``target`` is concrete (under ``jit`` such an element's loss is nan).
+
+    PyTorch equivalent: ``torch.nn.functional.cross_entropy``.
+    """
+    where = 'cross_entropy'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input = _float(where, input)
     target = jnp.asarray(target)
@@ -574,65 +583,12 @@ def _cross_entropy(where: str, input: Any, target: Any, weight: Any, ignore_inde
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
 
-def cross_entropy(input: Array, target: Array, weight: Array | None = None,
-                  size_average: bool | None = None, ignore_index: int = -100,
-                  reduce: bool | None = None, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Array:
-    """Cross entropy between logits and class indices or class probabilities.
-
-    ``log_softmax`` over the class axis (stable log-sum-exp) followed by the negative
-    log likelihood. As in torch the class axis is axis 1 (axis 0 for an unbatched
-    ``(C,)`` input), not JAX's usual last axis.
-
-    Args:
-        input: logits ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``.
-        target: either integer class indices ``()``, ``(N,)`` or ``(N, d1, ..., dK)``, or
-            floating-point class probabilities of the input's shape (torch decides by
-            shape, and so does fnet).
-        weight: per-class weights ``(C,)``.
-        ignore_index: class-index targets equal to it contribute nothing; must be
-            negative for probability targets.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. For class indices ``'mean'``
-            divides by the summed weights of non-ignored targets (nan when all are
-            ignored); for probabilities by the number of elements ``N * d1 * ... * dK``.
-        label_smoothing: in ``[0, 1]``; mixes the target with the uniform distribution
-            exactly as torch does, including with ``weight`` and ``ignore_index``.
-
-    Raises:
-        ValueError: an index outside ``[0, C)`` that is not ``ignore_index``, checked when
-            ``target`` is concrete (under ``jit`` such an element's loss is nan).
-
-    PyTorch equivalent: ``torch.nn.functional.cross_entropy``.
-    """
-    return _cross_entropy("cross_entropy", input, target, weight, ignore_index,
-                          _legacy(size_average, reduce, reduction), label_smoothing)
-
-
 # -- kl_div ----------------------------------------------------------------------------------
 
 _KL_MEAN_WARNING = (
     "reduction: 'mean' divides the total loss by both the batch size and the support size."
     "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
     "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
-
-
-def _kl_div(where: str, input: Any, target: Any, reduction: str, log_target: bool,
-            legacy: bool = False) -> Array:
-    reduction = _check_reduction(where, reduction, (*_REDUCTIONS, "batchmean"))
-    if reduction == "mean" and not legacy:
-        warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=3)
-    input = _float(where, input)
-    target = _float(where, target, "target")
-    batch = input.shape[0] if input.ndim != 0 else None
-    input, target = _broadcast(where, input, target, warn=False)
-    if log_target:
-        loss = jnp.exp(target) * (target - input)
-    else:
-        loss = jax.scipy.special.xlogy(target, target) - target * input
-    if reduction == "batchmean":
-        total = jnp.sum(loss)
-        return total if batch is None else total / batch
-    return _reduce(loss, reduction)
 
 
 def kl_div(input: Array, target: Array, size_average: bool | None = None, reduce: bool | None = None,
@@ -649,15 +605,42 @@ def kl_div(input: Array, target: Array, size_average: bool | None = None, reduce
 
     PyTorch equivalent: ``torch.nn.functional.kl_div``.
     """
+    where = "kl_div"
     legacy = size_average is not None or reduce is not None
-    return _kl_div("kl_div", input, target, _legacy(size_average, reduce, reduction), log_target,
-                   legacy)
+    reduction = _legacy(size_average, reduce, reduction)
+    reduction = _check_reduction(where, reduction, (*_REDUCTIONS, "batchmean"))
+    if reduction == "mean" and not legacy:
+        warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=2)
+    input = _float(where, input)
+    target = _float(where, target, "target")
+    batch = input.shape[0] if input.ndim != 0 else None
+    input, target = _broadcast(where, input, target, warn=False)
+    if log_target:
+        loss = jnp.exp(target) * (target - input)
+    else:
+        loss = jax.scipy.special.xlogy(target, target) - target * input
+    if reduction == "batchmean":
+        total = jnp.sum(loss)
+        return total if batch is None else total / batch
+    return _reduce(loss, reduction)
 
 
 # -- embedding and ranking losses ----------------------------------------------------------
 
-def _cosine_embedding_loss(where: str, input1: Any, input2: Any, target: Any, margin: float,
-                           reduction: str) -> Array:
+def cosine_embedding_loss(input1: Array, input2: Array, target: Array, margin: float = 0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Array:
+    """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for target -1.
+
+    Args:
+        input1, input2: ``(N, D)`` or ``(D,)``.
+        target: ``(N,)`` or ``()`` labels 1 / -1 (other values give 0).
+        margin: in ``[-1, 1]``, 0 to 0.5 suggested.
+
+    PyTorch equivalent: ``torch.nn.functional.cosine_embedding_loss``.
+    """
+    where = 'cosine_embedding_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input1, input2 = _float(where, input1, "input1"), _float(where, input2, "input2")
     target = _numeric(target)
@@ -690,24 +673,19 @@ def _cosine_embedding_loss(where: str, input1: Any, input2: Any, target: Any, ma
     return _reduce(loss, reduction)
 
 
-def cosine_embedding_loss(input1: Array, input2: Array, target: Array, margin: float = 0,
-                          size_average: bool | None = None, reduce: bool | None = None,
-                          reduction: str = "mean") -> Array:
-    """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for target -1.
+def margin_ranking_loss(input1: Array, input2: Array, target: Array, margin: float = 0,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Array:
+    """``max(0, -y (x1 - x2) + margin)``: ranks ``x1`` above ``x2`` where ``y = 1``.
 
     Args:
-        input1, input2: ``(N, D)`` or ``(D,)``.
-        target: ``(N,)`` or ``()`` labels 1 / -1 (other values give 0).
-        margin: in ``[-1, 1]``, 0 to 0.5 suggested.
+        input1, input2: ``(N,)`` or ``()``.
+        target: labels 1 / -1, same number of dimensions.
 
-    PyTorch equivalent: ``torch.nn.functional.cosine_embedding_loss``.
+    PyTorch equivalent: ``torch.nn.functional.margin_ranking_loss``.
     """
-    return _cosine_embedding_loss("cosine_embedding_loss", input1, input2, target, margin,
-                                  _legacy(size_average, reduce, reduction))
-
-
-def _margin_ranking_loss(where: str, input1: Any, input2: Any, target: Any, margin: float,
-                         reduction: str) -> Array:
+    where = 'margin_ranking_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input1, input2 = _float(where, input1, "input1"), _float(where, input2, "input2")
     target = _numeric(target)
@@ -723,31 +701,6 @@ def _margin_ranking_loss(where: str, input1: Any, input2: Any, target: Any, marg
     return _reduce(loss, reduction)
 
 
-def margin_ranking_loss(input1: Array, input2: Array, target: Array, margin: float = 0,
-                        size_average: bool | None = None, reduce: bool | None = None,
-                        reduction: str = "mean") -> Array:
-    """``max(0, -y (x1 - x2) + margin)``: ranks ``x1`` above ``x2`` where ``y = 1``.
-
-    Args:
-        input1, input2: ``(N,)`` or ``()``.
-        target: labels 1 / -1, same number of dimensions.
-
-    PyTorch equivalent: ``torch.nn.functional.margin_ranking_loss``.
-    """
-    return _margin_ranking_loss("margin_ranking_loss", input1, input2, target, margin,
-                                _legacy(size_average, reduce, reduction))
-
-
-def _hinge_embedding_loss(where: str, input: Any, target: Any, margin: float, reduction: str) -> Array:
-    reduction = _check_reduction(where, reduction)
-    input = _float(where, input)
-    input, target = _broadcast(where, input, _numeric(target), warn=False)
-    zeros = jnp.zeros_like(input)
-    margin_clamp = _clamp_min(margin - input, 0.0)
-    loss = jnp.where(target != 1, margin_clamp, zeros) + jnp.where(target != -1, input, zeros)
-    return _reduce(loss, reduction)
-
-
 def hinge_embedding_loss(input: Array, target: Array, margin: float = 1.0,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Array:
@@ -755,17 +708,14 @@ def hinge_embedding_loss(input: Array, target: Array, margin: float = 1.0,
 
     PyTorch equivalent: ``torch.nn.functional.hinge_embedding_loss``.
     """
-    return _hinge_embedding_loss("hinge_embedding_loss", input, target, margin,
-                                 _legacy(size_average, reduce, reduction))
-
-
-def _soft_margin_loss(where: str, input: Any, target: Any, reduction: str) -> Array:
+    where = 'hinge_embedding_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input = _float(where, input)
     input, target = _broadcast(where, input, _numeric(target), warn=False)
-    # softplus(-y x) = log(1 + exp(-y x)); torch evaluates the latter literally, which
-    # overflows to inf for -y x > ~88 in float32 where softplus stays finite
-    loss = jax.nn.softplus(-target * input)
+    zeros = jnp.zeros_like(input)
+    margin_clamp = _clamp_min(margin - input, 0.0)
+    loss = jnp.where(target != 1, margin_clamp, zeros) + jnp.where(target != -1, input, zeros)
     return _reduce(loss, reduction)
 
 
@@ -779,20 +729,14 @@ def soft_margin_loss(input: Array, target: Array, size_average: bool | None = No
 
     PyTorch equivalent: ``torch.nn.functional.soft_margin_loss``.
     """
-    return _soft_margin_loss("soft_margin_loss", input, target, _legacy(size_average, reduce, reduction))
-
-
-def _multilabel_soft_margin_loss(where: str, input: Any, target: Any, weight: Any,
-                                 reduction: str) -> Array:
+    where = 'soft_margin_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input = _float(where, input)
-    class_dim = input.ndim - 1
-    n_classes = input.shape[class_dim]
     input, target = _broadcast(where, input, _numeric(target), warn=False)
-    loss = -(target * jax.nn.log_sigmoid(input) + (1 - target) * jax.nn.log_sigmoid(-input))
-    if weight is not None:
-        loss = loss * jnp.asarray(weight).astype(loss.dtype)
-    loss = jnp.sum(loss, axis=class_dim) / n_classes
+    # softplus(-y x) = log(1 + exp(-y x)); torch evaluates the latter literally, which
+    # overflows to inf for -y x > ~88 in float32 where softplus stays finite
+    loss = jax.nn.softplus(-target * input)
     return _reduce(loss, reduction)
 
 
@@ -809,8 +753,18 @@ def multilabel_soft_margin_loss(input: Array, target: Array, weight: Array | Non
 
     PyTorch equivalent: ``torch.nn.functional.multilabel_soft_margin_loss``.
     """
-    return _multilabel_soft_margin_loss("multilabel_soft_margin_loss", input, target, weight,
-                                        _legacy(size_average, reduce, reduction))
+    where = 'multilabel_soft_margin_loss'
+    reduction = _legacy(size_average, reduce, reduction)
+    reduction = _check_reduction(where, reduction)
+    input = _float(where, input)
+    class_dim = input.ndim - 1
+    n_classes = input.shape[class_dim]
+    input, target = _broadcast(where, input, _numeric(target), warn=False)
+    loss = -(target * jax.nn.log_sigmoid(input) + (1 - target) * jax.nn.log_sigmoid(-input))
+    if weight is not None:
+        loss = loss * jnp.asarray(weight).astype(loss.dtype)
+    loss = jnp.sum(loss, axis=class_dim) / n_classes
+    return _reduce(loss, reduction)
 
 
 def _vector_norm(x: Array, p: float, axis: int) -> Array:
@@ -828,8 +782,23 @@ def _vector_norm(x: Array, p: float, axis: int) -> Array:
     return jnp.sum(_abs(x) ** p, axis=axis) ** (1.0 / p)
 
 
-def _triplet_margin_loss(where: str, anchor: Any, positive: Any, negative: Any, margin: float,
-                         p: float, eps: float, swap: bool, reduction: str) -> Array:
+def triplet_margin_loss(anchor: Array, positive: Array, negative: Array, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Array:
+    """``max(0, d(a, p) - d(a, n) + margin)`` with ``d(x, y) = ||x - y + eps||_p``.
+
+    Args:
+        anchor, positive, negative: ``(N, D)`` or ``(D,)``.
+        margin: must be positive.
+        p: norm degree of the pairwise distance.
+        eps: added to the difference, as in torch's ``pairwise_distance``.
+        swap: use ``min(d(a, n), d(p, n))`` as the negative distance.
+
+    PyTorch equivalent: ``torch.nn.functional.triplet_margin_loss``.
+    """
+    where = 'triplet_margin_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     if margin <= 0:
         raise ValueError(f"{where}: margin must be greater than 0, got {margin}")
@@ -856,27 +825,25 @@ def _triplet_margin_loss(where: str, anchor: Any, positive: Any, negative: Any, 
     return _reduce(loss, reduction)
 
 
-def triplet_margin_loss(anchor: Array, positive: Array, negative: Array, margin: float = 1.0,
-                        p: float = 2, eps: float = 1e-6, swap: bool = False,
-                        size_average: bool | None = None, reduce: bool | None = None,
-                        reduction: str = "mean") -> Array:
-    """``max(0, d(a, p) - d(a, n) + margin)`` with ``d(x, y) = ||x - y + eps||_p``.
+def multi_margin_loss(input: Array, target: Array, p: int = 1, margin: float = 1.0,
+                      weight: Array | None = None, size_average: bool | None = None,
+                      reduce: bool | None = None, reduction: str = "mean") -> Array:
+    """Multi-class hinge loss ``sum_{i != y} max(0, margin - x[y] + x[i])^p / C``.
 
     Args:
-        anchor, positive, negative: ``(N, D)`` or ``(D,)``.
-        margin: must be positive.
-        p: norm degree of the pairwise distance.
-        eps: added to the difference, as in torch's ``pairwise_distance``.
-        swap: use ``min(d(a, n), d(p, n))`` as the negative distance.
+        input: scores ``(N, C)`` or ``(C,)``.
+        target: integer class indices ``(N,)`` (or one index for ``(C,)``).
+        p: 1 or 2.
+        weight: per-class weights ``(C,)``, applied by the target's class.
 
-    PyTorch equivalent: ``torch.nn.functional.triplet_margin_loss``.
+    Raises:
+        ValueError: a target outside ``[0, C)``, when ``target`` is concrete (under
+            ``jit`` such an element's loss is nan).
+
+    PyTorch equivalent: ``torch.nn.functional.multi_margin_loss``.
     """
-    return _triplet_margin_loss("triplet_margin_loss", anchor, positive, negative, margin, p, eps,
-                                swap, _legacy(size_average, reduce, reduction))
-
-
-def _multi_margin_loss(where: str, input: Any, target: Any, p: int, margin: float, weight: Any,
-                       reduction: str) -> Array:
+    where = 'multi_margin_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     if p not in (1, 2):
         raise ValueError(f"{where}: only p == 1 and p == 2 are supported, got p={p}")
@@ -918,28 +885,23 @@ def _multi_margin_loss(where: str, input: Any, target: Any, p: int, margin: floa
     return _reduce(loss, reduction)
 
 
-def multi_margin_loss(input: Array, target: Array, p: int = 1, margin: float = 1.0,
-                      weight: Array | None = None, size_average: bool | None = None,
-                      reduce: bool | None = None, reduction: str = "mean") -> Array:
-    """Multi-class hinge loss ``sum_{i != y} max(0, margin - x[y] + x[i])^p / C``.
+def multilabel_margin_loss(input: Array, target: Array, size_average: bool | None = None,
+                           reduce: bool | None = None, reduction: str = "mean") -> Array:
+    """Multi-label hinge loss: ``sum_{j in targets} sum_{i not in targets} max(0, 1 - (x[j] - x[i])) / C``.
 
     Args:
-        input: scores ``(N, C)`` or ``(C,)``.
-        target: integer class indices ``(N,)`` (or one index for ``(C,)``).
-        p: 1 or 2.
-        weight: per-class weights ``(C,)``, applied by the target's class.
+        input: scores ``(C,)`` or ``(N, C)``.
+        target: integer class indices of the input's shape; each row lists its target
+            classes first and is padded with -1 (torch reads up to the first -1).
+        reduction: ``'none'`` gives ``(N,)`` (``()`` for a 1-D input).
 
     Raises:
-        ValueError: a target outside ``[0, C)``, when ``target`` is concrete (under
-            ``jit`` such an element's loss is nan).
+        ValueError: an index outside ``[-1, C)``, when ``target`` is concrete.
 
-    PyTorch equivalent: ``torch.nn.functional.multi_margin_loss``.
+    PyTorch equivalent: ``torch.nn.functional.multilabel_margin_loss``.
     """
-    return _multi_margin_loss("multi_margin_loss", input, target, p, margin, weight,
-                              _legacy(size_average, reduce, reduction))
-
-
-def _multilabel_margin_loss(where: str, input: Any, target: Any, reduction: str) -> Array:
+    where = 'multilabel_margin_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input = _float(where, input)
     target = jnp.asarray(target)
@@ -970,28 +932,23 @@ def _multilabel_margin_loss(where: str, input: Any, target: Any, reduction: str)
     return _reduce(loss, reduction)
 
 
-def multilabel_margin_loss(input: Array, target: Array, size_average: bool | None = None,
-                           reduce: bool | None = None, reduction: str = "mean") -> Array:
-    """Multi-label hinge loss: ``sum_{j in targets} sum_{i not in targets} max(0, 1 - (x[j] - x[i])) / C``.
+def triplet_margin_with_distance_loss(anchor: Array, positive: Array, negative: Array, *,
+                                      distance_function: Any = None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Array:
+    """``max(0, d(a, p) - d(a, n) + margin)`` with any distance function ``d``.
 
     Args:
-        input: scores ``(C,)`` or ``(N, C)``.
-        target: integer class indices of the input's shape; each row lists its target
-            classes first and is padded with -1 (torch reads up to the first -1).
-        reduction: ``'none'`` gives ``(N,)`` (``()`` for a 1-D input).
+        anchor, positive, negative: arrays with the same number of dimensions that
+            ``distance_function`` accepts.
+        distance_function: ``(x1, x2) -> distances``, a JAX function (default
+            :func:`pairwise_distance`, the Euclidean distance).
+        margin: must be positive.
+        swap: use ``min(d(a, n), d(p, n))`` as the negative distance.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Raises:
-        ValueError: an index outside ``[-1, C)``, when ``target`` is concrete.
-
-    PyTorch equivalent: ``torch.nn.functional.multilabel_margin_loss``.
+    PyTorch equivalent: ``torch.nn.functional.triplet_margin_with_distance_loss``.
     """
-    return _multilabel_margin_loss("multilabel_margin_loss", input, target,
-                                   _legacy(size_average, reduce, reduction))
-
-
-def _triplet_margin_with_distance_loss(where: str, anchor: Any, positive: Any, negative: Any,
-                                       distance_function: Any, margin: float, swap: bool,
-                                       reduction: str) -> Array:
+    where = 'triplet_margin_with_distance_loss'
     reduction = _check_reduction(where, reduction)
     if margin <= 0:
         raise ValueError(f"{where}: margin must be greater than 0, got {margin}")
@@ -1013,30 +970,20 @@ def _triplet_margin_with_distance_loss(where: str, anchor: Any, positive: Any, n
     return _reduce(loss, reduction)
 
 
-def triplet_margin_with_distance_loss(anchor: Array, positive: Array, negative: Array, *,
-                                      distance_function: Any = None, margin: float = 1.0,
-                                      swap: bool = False, reduction: str = "mean") -> Array:
-    """``max(0, d(a, p) - d(a, n) + margin)`` with any distance function ``d``.
-
-    Args:
-        anchor, positive, negative: arrays with the same number of dimensions that
-            ``distance_function`` accepts.
-        distance_function: ``(x1, x2) -> distances``, a JAX function (default
-            :func:`pairwise_distance`, the Euclidean distance).
-        margin: must be positive.
-        swap: use ``min(d(a, n), d(p, n))`` as the negative distance.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    PyTorch equivalent: ``torch.nn.functional.triplet_margin_with_distance_loss``.
-    """
-    return _triplet_margin_with_distance_loss("triplet_margin_with_distance_loss", anchor, positive,
-                                              negative, distance_function, margin, swap, reduction)
-
-
 # -- likelihood losses ---------------------------------------------------------------------
 
-def _poisson_nll_loss(where: str, input: Any, target: Any, log_input: bool, full: bool, eps: float,
-                      reduction: str) -> Array:
+def poisson_nll_loss(input: Array, target: Array, log_input: bool = True, full: bool = False,
+                     size_average: bool | None = None, eps: float = 1e-8,
+                     reduce: bool | None = None, reduction: str = "mean") -> Array:
+    """Poisson negative log likelihood.
+
+    ``exp(input) - target * input`` when ``log_input``, else
+    ``input - target * log(input + eps)``; ``full`` adds Stirling's term for targets > 1.
+
+    PyTorch equivalent: ``torch.nn.functional.poisson_nll_loss``.
+    """
+    where = 'poisson_nll_loss'
+    reduction = _legacy(size_average, reduce, reduction)
     reduction = _check_reduction(where, reduction)
     input = _float(where, input)
     input, target = _broadcast(where, input, _numeric(target), warn=False)
@@ -1051,22 +998,25 @@ def _poisson_nll_loss(where: str, input: Any, target: Any, log_input: bool, full
     return _reduce(loss, reduction)
 
 
-def poisson_nll_loss(input: Array, target: Array, log_input: bool = True, full: bool = False,
-                     size_average: bool | None = None, eps: float = 1e-8,
-                     reduce: bool | None = None, reduction: str = "mean") -> Array:
-    """Poisson negative log likelihood.
+def gaussian_nll_loss(input: Array, target: Array, var: Array | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Array:
+    """Gaussian negative log likelihood ``0.5 (log var + (input - target)^2 / var)``.
 
-    ``exp(input) - target * input`` when ``log_input``, else
-    ``input - target * log(input + eps)``; ``full`` adds Stirling's term for targets > 1.
+    Args:
+        input: expectations ``(N, *)`` or ``(*)``.
+        target: samples, same shape.
+        var: variances of the input's shape, of it without the last axis, with one axis
+            of size 1 (homoscedastic), or a non-negative float.
+        full: add the constant ``0.5 log(2 pi)``.
+        eps: ``var`` is clamped at ``eps`` for the value only (as torch, which clamps
+            under ``no_grad``, the gradient sees the unclamped ``var``).
 
-    PyTorch equivalent: ``torch.nn.functional.poisson_nll_loss``.
+    Raises:
+        ValueError: negative variances, checked for concrete arrays only.
+
+    PyTorch equivalent: ``torch.nn.functional.gaussian_nll_loss``.
     """
-    return _poisson_nll_loss("poisson_nll_loss", input, target, log_input, full, eps,
-                             _legacy(size_average, reduce, reduction))
-
-
-def _gaussian_nll_loss(where: str, input: Any, target: Any, var: Any, full: bool, eps: float,
-                       reduction: str) -> Array:
+    where = 'gaussian_nll_loss'
     input = _float(where, input)
     target = _numeric(target)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
@@ -1094,24 +1044,3 @@ def _gaussian_nll_loss(where: str, input: Any, target: Any, var: Any, full: bool
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
-
-
-def gaussian_nll_loss(input: Array, target: Array, var: Array | float, full: bool = False,
-                      eps: float = 1e-6, reduction: str = "mean") -> Array:
-    """Gaussian negative log likelihood ``0.5 (log var + (input - target)^2 / var)``.
-
-    Args:
-        input: expectations ``(N, *)`` or ``(*)``.
-        target: samples, same shape.
-        var: variances of the input's shape, of it without the last axis, with one axis
-            of size 1 (homoscedastic), or a non-negative float.
-        full: add the constant ``0.5 log(2 pi)``.
-        eps: ``var`` is clamped at ``eps`` for the value only (as torch, which clamps
-            under ``no_grad``, the gradient sees the unclamped ``var``).
-
-    Raises:
-        ValueError: negative variances, checked for concrete arrays only.
-
-    PyTorch equivalent: ``torch.nn.functional.gaussian_nll_loss``.
-    """
-    return _gaussian_nll_loss("gaussian_nll_loss", input, target, var, full, eps, reduction)

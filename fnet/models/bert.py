@@ -130,31 +130,30 @@ class BertEmbeddings(nn.Module):
     def forward(self, ctx: nn.Context, input_ids: jax.Array | None = None,
                 token_type_ids: jax.Array | None = None, position_ids: jax.Array | None = None,
                 inputs_embeds: jax.Array | None = None) -> jax.Array:
-        where = ctx.where(self)
         c = self.config
         if inputs_embeds is None:
             batch, seq_len = jnp.shape(input_ids)
-            check_ids(where, "input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
+            check_ids("input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
             inputs_embeds = self.word_embeddings(ctx, input_ids)
         else:
             batch, seq_len = jnp.shape(inputs_embeds)[:2]
         longest = c.max_position_embeddings - self.position_offset
         if seq_len > longest and position_ids is None:
-            raise ValueError(f"{where}: the sequence has {seq_len} tokens, longer than "
+            raise ValueError(f"the sequence has {seq_len} tokens, longer than "
                              f"max_position_embeddings={c.max_position_embeddings}"
                              f"{f' minus {self.position_offset}' if self.position_offset else ''}; truncate it "
                              f"(tokenizer(..., truncation=True, max_length={longest}))")
         if position_ids is None:
             position_ids = self.default_position_ids(input_ids, seq_len, batch)
         else:
-            check_ids(where, "position_ids", position_ids, c.max_position_embeddings,
+            check_ids("position_ids", position_ids, c.max_position_embeddings,
                        "position range (max_position_embeddings)")
         if token_type_ids is None:
             token_type_ids = jnp.zeros((batch, seq_len), dtype=jnp.int32)
         else:
             if jnp.shape(token_type_ids) != (batch, seq_len):
-                _checks.fail(where, f"token_type_ids of the input's shape ({batch}, {seq_len})", token_type_ids)
-            check_ids(where, "token_type_ids", token_type_ids, c.type_vocab_size,
+                _checks.fail(None, f"token_type_ids of the input's shape ({batch}, {seq_len})", token_type_ids)
+            check_ids("token_type_ids", token_type_ids, c.type_vocab_size,
                        "token types (type_vocab_size)")
         embeddings = inputs_embeds + self.token_type_embeddings(ctx, token_type_ids)
         embeddings = embeddings + self.position_embeddings(ctx, position_ids)
@@ -364,9 +363,8 @@ class BertModel(BertPreTrainedModel):
                 attention_mask: jax.Array | None = None, token_type_ids: jax.Array | None = None,
                 position_ids: jax.Array | None = None, inputs_embeds: jax.Array | None = None,
                 output_attentions: bool = False, output_hidden_states: bool = False) -> ModelOutput:
-        where = ctx.where(self)
-        shape = check_inputs(where, input_ids, inputs_embeds, self.config.hidden_size)
-        check_mask(where, attention_mask, shape)
+        shape = check_inputs(input_ids, inputs_embeds, self.config.hidden_size)
+        check_mask(attention_mask, shape)
         embedding_output = self.embeddings(ctx, input_ids=input_ids, token_type_ids=token_type_ids,
                                            position_ids=position_ids, inputs_embeds=inputs_embeds)
         sequence_output, hidden_states, attentions = self.encoder(
@@ -407,7 +405,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         outputs = self._encoder_output(ctx, input_ids, attention_mask, token_type_ids, position_ids,
                                        inputs_embeds, output_attentions, output_hidden_states)
         logits = self._classify(ctx, outputs)
-        loss = None if labels is None else sequence_classification_loss(ctx.where(self), self.config, logits, labels)
+        loss = None if labels is None else sequence_classification_loss(self.config, logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                                         attentions=outputs.get("attentions"))
 
@@ -444,7 +442,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         outputs = self._encoder_output(ctx, input_ids, attention_mask, token_type_ids, position_ids,
                                        inputs_embeds, output_attentions, output_hidden_states)
         logits = self.classifier(ctx, self.dropout(ctx, outputs.last_hidden_state))
-        loss = None if labels is None else token_loss(ctx.where(self), logits, labels)
+        loss = None if labels is None else token_loss(logits, labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                                      attentions=outputs.get("attentions"))
 
@@ -488,6 +486,6 @@ class BertForMaskedLM(BertPreTrainedModel):
                                        inputs_embeds, output_attentions, output_hidden_states)
         word_embeddings = ctx.params[self.base_model_prefix]["embeddings"]["word_embeddings"]["weight"]
         logits = getattr(self, self._mlm_head)(ctx, outputs.last_hidden_state, word_embeddings)
-        loss = None if labels is None else token_loss(ctx.where(self), logits, labels, "token ids")
+        loss = None if labels is None else token_loss(logits, labels, "token ids")
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                               attentions=outputs.get("attentions"))

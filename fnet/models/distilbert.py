@@ -76,18 +76,18 @@ class Embeddings(nn.Module):
 
     def forward(self, ctx: nn.Context, input_ids: jax.Array | None, inputs_embeds: jax.Array | None = None,
                 position_ids: jax.Array | None = None) -> jax.Array:
-        where, c = ctx.where(self), self.config
+        c = self.config
         if input_ids is not None:
-            check_ids(where, "input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
+            check_ids("input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
             inputs_embeds = self.word_embeddings(ctx, input_ids)
         seq_len = inputs_embeds.shape[1]
         if position_ids is None:
             if seq_len > c.max_position_embeddings:
-                raise ValueError(f"{where}: the sequence has {seq_len} tokens, longer than "
+                raise ValueError(f"the sequence has {seq_len} tokens, longer than "
                                  f"max_position_embeddings={c.max_position_embeddings}; truncate it")
             position_ids = jnp.arange(seq_len)[None, :]
         else:
-            check_ids(where, "position_ids", position_ids, c.max_position_embeddings,
+            check_ids("position_ids", position_ids, c.max_position_embeddings,
                       "position range (max_position_embeddings)")
         embeddings = inputs_embeds + self.position_embeddings(ctx, position_ids)
         return self.dropout(ctx, self.LayerNorm(ctx, embeddings))
@@ -210,9 +210,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
                 attention_mask: jax.Array | None = None, inputs_embeds: jax.Array | None = None,
                 position_ids: jax.Array | None = None, output_attentions: bool = False,
                 output_hidden_states: bool = False) -> ModelOutput:
-        where = ctx.where(self)
-        shape = check_inputs(where, input_ids, inputs_embeds, self.config.dim)
-        check_mask(where, attention_mask, shape)
+        shape = check_inputs(input_ids, inputs_embeds, self.config.dim)
+        check_mask(attention_mask, shape)
         hidden = self.embeddings(ctx, input_ids, inputs_embeds, position_ids)
         hidden, all_hidden, all_attn = self.transformer(ctx, hidden, attention_mask, output_attentions,
                                                         output_hidden_states)
@@ -244,7 +243,7 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
                                        output_attentions, output_hidden_states)
         pooled = F.relu(self.pre_classifier(ctx, outputs.last_hidden_state[:, 0]))
         logits = self.classifier(ctx, self.dropout(ctx, pooled))
-        loss = None if labels is None else sequence_classification_loss(ctx.where(self), self.config, logits, labels)
+        loss = None if labels is None else sequence_classification_loss(self.config, logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                                         attentions=outputs.get("attentions"))
 
@@ -272,7 +271,7 @@ class DistilBertForTokenClassification(DistilBertPreTrainedModel):
         outputs = self._encoder_output(ctx, input_ids, attention_mask, position_ids, inputs_embeds,
                                        output_attentions, output_hidden_states)
         logits = self.classifier(ctx, self.dropout(ctx, outputs.last_hidden_state))
-        loss = None if labels is None else token_loss(ctx.where(self), logits, labels)
+        loss = None if labels is None else token_loss(logits, labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                                      attentions=outputs.get("attentions"))
 
@@ -320,6 +319,6 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         x = ACT2FN[self.activation](self.vocab_transform(ctx, outputs.last_hidden_state))
         word_embeddings = ctx.params["distilbert"]["embeddings"]["word_embeddings"]["weight"]
         logits = self.vocab_projector(ctx, self.vocab_layer_norm(ctx, x), word_embeddings)
-        loss = None if labels is None else token_loss(ctx.where(self), logits, labels, "token ids")
+        loss = None if labels is None else token_loss(logits, labels, "token ids")
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.get("hidden_states"),
                               attentions=outputs.get("attentions"))

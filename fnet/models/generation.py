@@ -116,7 +116,7 @@ def attend_with_cache(query: jax.Array, key: jax.Array, value: jax.Array,
     return out, weights, (cache_key, cache_value)
 
 
-def decoder_positions(where: str, batch: int, length: int, cache: StaticCache | None,
+def decoder_positions(batch: int, length: int, cache: StaticCache | None,
                       position_ids: Any, attention_mask: Any) -> tuple[jax.Array, Any]:
     """Default position ids (``arange(L)`` after the cached positions) and the checked mask.
 
@@ -128,13 +128,13 @@ def decoder_positions(where: str, batch: int, length: int, cache: StaticCache | 
         keys = length if cache is None else cache.max_length
         what = "(batch_size, sequence_length)" if cache is None else "(batch_size, max_length), the whole cache"
         if tuple(jnp.shape(attention_mask)) != (batch, keys):
-            _checks.fail(where, f"attention_mask {_checks.fmt_shape((batch, keys))} {what}, 1 = token, 0 = padding",
+            _checks.fail(None, f"attention_mask {_checks.fmt_shape((batch, keys))} {what}, 1 = token, 0 = padding",
                          attention_mask)
     if cache is not None:
         if cache.key[0].shape[0] != batch:
-            raise ValueError(f"{where}: the cache holds {cache.key[0].shape[0]} sequences, the input {batch}")
+            raise ValueError(f"the cache holds {cache.key[0].shape[0]} sequences, the input {batch}")
         if not _checks.is_traced(past) and int(past) + length > cache.max_length:
-            raise ValueError(f"{where}: {length} new positions after {int(past)} cached ones exceed the cache's "
+            raise ValueError(f"{length} new positions after {int(past)} cached ones exceed the cache's "
                              f"max_length={cache.max_length}")
     if position_ids is None:
         position_ids = (jnp.arange(length) + past)[None, :]

@@ -104,7 +104,7 @@ class GPT2Attention(nn.Module):
         p = self.attn_pdrop if ctx.train else 0.0
         out, weights, layer_cache = attend_with_cache(
             split(q), split(k), split(v), layer_cache, length, attention_mask=attention_mask, scale=self.scaling,
-            dropout_p=p, dropout_key=ctx.next_key() if p > 0 else None, need_weights=need_weights,
+            dropout_p=p, dropout_key=ctx.dropout_key(p), need_weights=need_weights,
             implementation=self.attn_implementation)
         out = out.transpose(0, 2, 1, 3).reshape(batch, seq_len, self.embed_dim)
         return self.resid_dropout(ctx, self.c_proj(ctx, out)), weights, layer_cache
@@ -200,16 +200,16 @@ class GPT2Model(GPT2PreTrainedModel):
                 attention_mask: jax.Array | None = None, token_type_ids: jax.Array | None = None,
                 position_ids: jax.Array | None = None, inputs_embeds: jax.Array | None = None,
                 output_attentions: bool = False, output_hidden_states: bool = False) -> ModelOutput:
-        where, c = ctx.where(self), self.config
-        batch, seq_len = check_inputs(where, input_ids, inputs_embeds, c.n_embd)
-        position_ids, attention_mask = decoder_positions(where, batch, seq_len, cache, position_ids, attention_mask)
+        c = self.config
+        batch, seq_len = check_inputs(input_ids, inputs_embeds, c.n_embd)
+        position_ids, attention_mask = decoder_positions(batch, seq_len, cache, position_ids, attention_mask)
         if input_ids is not None:
-            check_ids(where, "input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
+            check_ids("input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
             inputs_embeds = self.wte(ctx, input_ids)
-        check_ids(where, "position_ids", position_ids, c.n_positions, "position range (n_positions)")
+        check_ids("position_ids", position_ids, c.n_positions, "position range (n_positions)")
         hidden = inputs_embeds + self.wpe(ctx, position_ids)
         if token_type_ids is not None:
-            check_ids(where, "token_type_ids", token_type_ids, c.vocab_size, "vocabulary (vocab_size)")
+            check_ids("token_type_ids", token_type_ids, c.vocab_size, "vocabulary (vocab_size)")
             hidden = hidden + self.wte(ctx, token_type_ids)
         hidden = self.drop(ctx, hidden)
         length = None if cache is None else cache.length
@@ -259,7 +259,7 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
             logits = F.linear(hidden, ctx.params["transformer"]["wte"]["weight"])
         else:
             logits = self.lm_head(ctx, hidden)
-        loss = None if labels is None else causal_lm_loss(ctx.where(self), logits, labels)
+        loss = None if labels is None else causal_lm_loss(logits, labels)
         return CausalLMOutputWithPast(loss=loss, logits=logits, cache=out.get("cache"),
                                       hidden_states=out.get("hidden_states"), attentions=out.get("attentions"))
 
@@ -286,9 +286,8 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
         out = self.transformer(ctx, input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                position_ids=position_ids, inputs_embeds=inputs_embeds,
                                output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-        where = ctx.where(self)
-        logits = last_token_logits(where, self.config, self.score(ctx, out.last_hidden_state), input_ids)
-        loss = None if labels is None else sequence_classification_loss(where, self.config, logits, labels)
+        logits = last_token_logits(self.config, self.score(ctx, out.last_hidden_state), input_ids)
+        loss = None if labels is None else sequence_classification_loss(self.config, logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.get("hidden_states"),
                                         attentions=out.get("attentions"))
 
@@ -317,6 +316,6 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
                                position_ids=position_ids, inputs_embeds=inputs_embeds,
                                output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         logits = self.classifier(ctx, self.dropout(ctx, out.last_hidden_state))
-        loss = None if labels is None else token_loss(ctx.where(self), logits, labels)
+        loss = None if labels is None else token_loss(logits, labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.get("hidden_states"),
                                      attentions=out.get("attentions"))

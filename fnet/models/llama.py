@@ -299,7 +299,7 @@ class LlamaAttention(nn.Module):
         p = self.attention_dropout if ctx.train else 0.0
         out, weights, layer_cache = attend_with_cache(
             q, k, v, layer_cache, length, attention_mask=attention_mask, sliding_window=self.sliding_window,
-            scale=self.head_dim ** -0.5, dropout_p=p, dropout_key=ctx.next_key() if p > 0 else None,
+            scale=self.head_dim ** -0.5, dropout_p=p, dropout_key=ctx.dropout_key(p),
             need_weights=need_weights, implementation=self.attn_implementation)
         out = out.transpose(0, 2, 1, 3).reshape(batch, seq_len, self.num_heads * self.head_dim)
         return self.o_proj(ctx, out), weights, layer_cache
@@ -372,11 +372,11 @@ class LlamaModel(LlamaPreTrainedModel):
                 position_ids: jax.Array | None = None, cache: StaticCache | None = None,
                 inputs_embeds: jax.Array | None = None, output_attentions: bool = False,
                 output_hidden_states: bool = False) -> ModelOutput:
-        where, c = ctx.where(self), self.config
-        batch, seq_len = check_inputs(where, input_ids, inputs_embeds, c.hidden_size)
-        position_ids, attention_mask = decoder_positions(where, batch, seq_len, cache, position_ids, attention_mask)
+        c = self.config
+        batch, seq_len = check_inputs(input_ids, inputs_embeds, c.hidden_size)
+        position_ids, attention_mask = decoder_positions(batch, seq_len, cache, position_ids, attention_mask)
         if input_ids is not None:
-            check_ids(where, "input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
+            check_ids("input_ids", input_ids, c.vocab_size, "vocabulary (vocab_size)")
             inputs_embeds = self.embed_tokens(ctx, input_ids)
         hidden = inputs_embeds
         cos, sin = rotary_cos_sin(rope_inv_freq(c), position_ids, hidden.dtype)
@@ -427,7 +427,7 @@ class LlamaForCausalLM(LlamaPreTrainedModel, GenerationMixin):
             logits = jnp.matmul(hidden, ctx.params["model"]["embed_tokens"]["weight"].T)
         else:
             logits = self.lm_head(ctx, hidden)
-        loss = None if labels is None else causal_lm_loss(ctx.where(self), logits, labels)
+        loss = None if labels is None else causal_lm_loss(logits, labels)
         return CausalLMOutputWithPast(loss=loss, logits=logits, cache=out.get("cache"),
                                       hidden_states=out.get("hidden_states"), attentions=out.get("attentions"))
 
@@ -454,9 +454,8 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
         out = self.model(ctx, input_ids, attention_mask=attention_mask, position_ids=position_ids,
                          inputs_embeds=inputs_embeds, output_attentions=output_attentions,
                          output_hidden_states=output_hidden_states)
-        where = ctx.where(self)
-        logits = last_token_logits(where, self.config, self.score(ctx, out.last_hidden_state), input_ids)
-        loss = None if labels is None else sequence_classification_loss(where, self.config, logits, labels)
+        logits = last_token_logits(self.config, self.score(ctx, out.last_hidden_state), input_ids)
+        loss = None if labels is None else sequence_classification_loss(self.config, logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.get("hidden_states"),
                                         attentions=out.get("attentions"))
 
@@ -486,7 +485,7 @@ class LlamaForTokenClassification(LlamaPreTrainedModel):
                          inputs_embeds=inputs_embeds, output_attentions=output_attentions,
                          output_hidden_states=output_hidden_states)
         logits = self.score(ctx, self.dropout(ctx, out.last_hidden_state))
-        loss = None if labels is None else token_loss(ctx.where(self), logits, labels)
+        loss = None if labels is None else token_loss(logits, labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.get("hidden_states"),
                                      attentions=out.get("attentions"))
 

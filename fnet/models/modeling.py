@@ -57,29 +57,29 @@ def check_activation(config: PretrainedConfig, field: str) -> None:
 # input checks (at trace time, or on concrete values when they are known)
 
 
-def check_ids(where: str, name: str, ids: Any, limit: int, what: str) -> None:
+def check_ids(name: str, ids: Any, limit: int, what: str) -> None:
     """Integer ids in ``[0, limit)``: checked at once on concrete values, under jit through
     ``fnet.debug.checked`` (and ``fit``)."""
-    _checks.check_integer(where, ids, name)
+    _checks.check_integer(None, ids, name)
     _checks.check_index_range(ids, limit, lambda value, index: (
-        f"{where}: {name} contains {value}, outside the {what} [0, {limit - 1}] (at index {index})"))
+        f"{name} contains {value}, outside the {what} [0, {limit - 1}] (at index {index})"))
 
 
-def check_inputs(where: str, input_ids: Any, inputs_embeds: Any, hidden_size: int) -> tuple[int, int]:
+def check_inputs(input_ids: Any, inputs_embeds: Any, hidden_size: int) -> tuple[int, int]:
     """Exactly one of ``input_ids (B, L)`` / ``inputs_embeds (B, L, hidden)``; returns ``(B, L)``."""
     if (input_ids is None) == (inputs_embeds is None):
-        raise ValueError(f"{where}: give exactly one of input_ids or inputs_embeds")
+        raise ValueError("give exactly one of input_ids or inputs_embeds")
     if input_ids is not None and jnp.ndim(input_ids) != 2:
-        _checks.fail(where, "input_ids (batch_size, sequence_length)", input_ids)
+        _checks.fail(None, "input_ids (batch_size, sequence_length)", input_ids)
     if inputs_embeds is not None and (jnp.ndim(inputs_embeds) != 3 or jnp.shape(inputs_embeds)[-1] != hidden_size):
-        _checks.fail(where, f"inputs_embeds (batch_size, sequence_length, {hidden_size})", inputs_embeds)
+        _checks.fail(None, f"inputs_embeds (batch_size, sequence_length, {hidden_size})", inputs_embeds)
     shape = jnp.shape(input_ids if input_ids is not None else inputs_embeds)
     return int(shape[0]), int(shape[1])
 
 
-def check_mask(where: str, attention_mask: Any, shape: tuple[int, ...], what: str = "the input's shape") -> None:
+def check_mask(attention_mask: Any, shape: tuple[int, ...], what: str = "the input's shape") -> None:
     if attention_mask is not None and tuple(jnp.shape(attention_mask)) != tuple(shape):
-        _checks.fail(where, f"attention_mask of {what} {_checks.fmt_shape(shape)} (batch_size, "
+        _checks.fail(None, f"attention_mask of {what} {_checks.fmt_shape(shape)} (batch_size, "
                             f"sequence_length), 1 = token, 0 = padding", attention_mask)
 
 
@@ -111,7 +111,7 @@ def encoder_self_attention(ctx: nn.Context, hidden_states: jax.Array, projection
     q, k, v = (split(projection(ctx, hidden_states)) for projection in projections)
     p = dropout_p if ctx.train else 0.0
     context, weights = model_attention(q, k, v, attention_mask=attention_mask, dropout_p=p,
-                                       dropout_key=ctx.next_key() if p > 0 else None, need_weights=need_weights,
+                                       dropout_key=ctx.dropout_key(p), need_weights=need_weights,
                                        implementation=implementation)
     return context.transpose(0, 2, 1, 3).reshape(batch, seq_len, -1), weights
 
@@ -158,7 +158,7 @@ def problem_type(config: PretrainedConfig, labels: Any) -> str:
     return "multi_label_classification"
 
 
-def sequence_classification_loss(where: str, config: PretrainedConfig, logits: jax.Array,
+def sequence_classification_loss(config: PretrainedConfig, logits: jax.Array,
                                  labels: Any) -> jax.Array:
     """MSE, cross-entropy or BCE-with-logits on ``logits (B, num_labels)``, chosen as transformers does."""
     labels = jnp.asarray(labels)
@@ -167,48 +167,48 @@ def sequence_classification_loss(where: str, config: PretrainedConfig, logits: j
     if kind == "regression":
         if num_labels == 1:
             if labels.size != batch:
-                _checks.fail(where, f"regression labels ({batch},)", labels)
+                _checks.fail(None, f"regression labels ({batch},)", labels)
             return F.mse_loss(jnp.squeeze(logits), jnp.squeeze(labels).astype(logits.dtype))
-        _checks.check_same_shape(where, logits, labels, ("logits", "labels"))
+        _checks.check_same_shape(None, logits, labels, ("logits", "labels"))
         return F.mse_loss(logits, labels.astype(logits.dtype))
     if kind == "single_label_classification":
-        _checks.check_integer(where, labels, "labels (class indices)")
+        _checks.check_integer(None, labels, "labels (class indices)")
         if labels.size != batch:
-            _checks.fail(where, f"one class index per example, labels ({batch},)", labels)
-        check_ids(where, "labels", labels, num_labels, "classes (num_labels)")
+            _checks.fail(None, f"one class index per example, labels ({batch},)", labels)
+        check_ids("labels", labels, num_labels, "classes (num_labels)")
         return F.cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
-    _checks.check_same_shape(where, logits, labels, ("logits", "labels (multi-label targets)"))
+    _checks.check_same_shape(None, logits, labels, ("logits", "labels (multi-label targets)"))
     return F.binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype))
 
 
-def token_loss(where: str, logits: jax.Array, labels: Any, what: str = "class indices") -> jax.Array:
+def token_loss(logits: jax.Array, labels: Any, what: str = "class indices") -> jax.Array:
     """Cross-entropy over every position of ``logits (B, L, C)``; label -100 is ignored."""
     labels = jnp.asarray(labels)
-    _checks.check_integer(where, labels, f"labels ({what})")
+    _checks.check_integer(None, labels, f"labels ({what})")
     if labels.shape != logits.shape[:2]:
-        _checks.fail(where, f"labels {_checks.fmt_shape(logits.shape[:2])} (batch_size, sequence_length)", labels)
+        _checks.fail(None, f"labels {_checks.fmt_shape(logits.shape[:2])} (batch_size, sequence_length)", labels)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
 
-def causal_lm_loss(where: str, logits: jax.Array, labels: Any) -> jax.Array:
+def causal_lm_loss(logits: jax.Array, labels: Any) -> jax.Array:
     """Next-token cross-entropy: position ``t`` predicts ``labels[:, t + 1]`` (-100 ignored), in float32
     at least, as transformers' ``ForCausalLMLoss`` (labels are shifted inside, pass ``labels=input_ids``)."""
     labels = jnp.asarray(labels)
-    _checks.check_integer(where, labels, "labels (token ids)")
+    _checks.check_integer(None, labels, "labels (token ids)")
     if labels.shape != logits.shape[:2]:
-        _checks.fail(where, f"labels {_checks.fmt_shape(logits.shape[:2])} (batch_size, sequence_length)", labels)
+        _checks.fail(None, f"labels {_checks.fmt_shape(logits.shape[:2])} (batch_size, sequence_length)", labels)
     shifted = jnp.concatenate([labels[:, 1:], jnp.full((labels.shape[0], 1), -100, labels.dtype)], axis=1)
     logits = logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), shifted.reshape(-1))
 
 
-def last_token_logits(where: str, config: PretrainedConfig, logits: jax.Array, input_ids: Any) -> jax.Array:
+def last_token_logits(config: PretrainedConfig, logits: jax.Array, input_ids: Any) -> jax.Array:
     """``logits (B, L, C)`` at each row's last non-padding token (transformers' decoder
     sequence classification: the rightmost token that is not ``pad_token_id``)."""
     batch = logits.shape[0]
     if config.pad_token_id is None and batch != 1:
-        raise ValueError(f"{where}: cannot handle batch sizes > 1 without a padding token: set pad_token_id "
-                         f"in the config (transformers raises the same)")
+        raise ValueError("cannot handle batch sizes > 1 without a padding token: set pad_token_id "
+                         "in the config (transformers raises the same)")
     if config.pad_token_id is None or input_ids is None:
         return logits[:, -1]
     not_pad = (jnp.asarray(input_ids) != config.pad_token_id).astype(jnp.int32)
@@ -376,7 +376,7 @@ class Conv1D(nn.Module):
 
     def forward(self, ctx: nn.Context, x: jax.Array) -> jax.Array:
         if jnp.shape(x)[-1] != self.nx:
-            _checks.fail(ctx.where(self), f"input (*, {self.nx})", x)
+            _checks.fail(None, f"input (*, {self.nx})", x)
         return jnp.matmul(x, ctx.params["weight"]) + ctx.params["bias"]
 
     def extra_repr(self) -> str:

@@ -43,8 +43,8 @@ class _Elementwise(Module):
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
         if self._floating_only:
-            # Checked here too so the message names the layer, not the function.
-            _checks.check_floating(ctx.where(self), input)
+            # torch refuses integer input for these layers before the op runs.
+            _checks.check_floating(None, input)
         return self._fn(input)
 
 
@@ -206,7 +206,7 @@ class RReLU(Module):
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
         key = ctx.next_key() if ctx.train else None
-        return _impl._rrelu(input, self.lower, self.upper, ctx.train, key, ctx.where(self))
+        return _impl.rrelu(input, self.lower, self.upper, ctx.train, key=key)
 
     def _no_direct_call(self) -> str | None:
         return ("a torch module starts in train mode, so a direct call would be ambiguous (torch "
@@ -468,7 +468,7 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _impl._glu(input, self.dim, ctx.where(self))
+        return _impl.glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -482,8 +482,9 @@ class _SoftmaxFamily(Module):
         self.dim = dim
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        # stacklevel 4 points the legacy-dim warning at the apply() caller.
-        return _impl._softmax_family(self._kind, input, self.dim, 4, None, ctx.where(self))
+        # stacklevel 6 points the legacy-dim warning at the apply() caller (through the module
+        # call's two frames in fnet._checks.located).
+        return _impl._softmax_family(self._kind, input, self.dim, 6, None, self._kind)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -531,9 +532,8 @@ class Softmax2d(Module):
     """
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_ndim(where, input, (3, 4), "a 3-D (C, H, W) or 4-D (N, C, H, W) input")
-        return _impl._softmax_family("softmax", input, -3, 4, None, where)
+        _checks.check_ndim(None, input, (3, 4), "a 3-D (C, H, W) or 4-D (N, C, H, W) input")
+        return _impl.softmax(input, -3)
 
 
 class PReLU(Module):
@@ -569,7 +569,7 @@ class PReLU(Module):
         return {"weight": weight}, {}
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _impl._prelu(input, ctx.params["weight"], ctx.where(self))
+        return _impl.prelu(input, ctx.params["weight"])
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"

@@ -84,28 +84,27 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         self.tail = ModuleList(tails)
 
     def forward(self, ctx: Context, input: jax.Array, target: jax.Array) -> _ASMoutput:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
-        _checks.check_integer(where, target, "target")
+        _checks.check_floating(None, input)
+        _checks.check_integer(None, target, "target")
         x, t = jnp.asarray(input), jnp.asarray(target)
         if t.ndim == 1:
             if x.ndim != 2:
-                _checks.fail(where, "a 2-D input (N, in_features) for a 1-D target", x)
+                _checks.fail(None, "a 2-D input (N, in_features) for a 1-D target", x)
             if x.shape[0] != t.shape[0]:
-                raise ValueError(f"{where}: input and target should have the same size in the batch "
+                raise ValueError(f"input and target should have the same size in the batch "
                                  f"dimension, got {x.shape[0]} and {t.shape[0]}")
         elif t.ndim == 0:
             if x.ndim != 1:
-                _checks.fail(where, "a 1-D input (in_features,) for a 0-D target", x)
+                _checks.fail(None, "a 1-D input (in_features,) for a 0-D target", x)
         else:
-            raise ValueError(f"{where}: expected a 0-D or 1-D target (multi-target is not supported), "
+            raise ValueError(f"expected a 0-D or 1-D target (multi-target is not supported), "
                              f"got shape {_checks.fmt_shape(t.shape)}")
         batched = t.ndim == 1
         x = x if batched else x[None]
         t = (t if batched else t[None]).astype(jnp.int32)
         values = concrete(t)
         if values is not None and values.size and (values.min() < 0 or values.max() >= self.n_classes):
-            raise _OutOfBoundsError(f"{where}: target values should be in [0, {self.n_classes - 1}], but "
+            raise _OutOfBoundsError(f"target values should be in [0, {self.n_classes - 1}], but "
                                     f"values in range [{values.min()}, {values.max()}] were found")
         head_logprob = jax.nn.log_softmax(self.head(ctx, x), axis=1)
         cluster = jnp.zeros_like(t)
@@ -135,9 +134,8 @@ class AdaptiveLogSoftmaxWithLoss(Module):
     def _run(self, params: Any, input: jax.Array, what: str) -> jax.Array:
         self._seal()
         ctx = Context(self, params, {}, False, None, ())
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
-        _checks.check_ndim(where, input, (2,), "a 2-D input (N, in_features)")
+        _checks.check_floating(None, input)
+        _checks.check_ndim(None, input, (2,), "a 2-D input (N, in_features)")
         log_prob = self._full_log_prob(ctx, jnp.asarray(input))
         return log_prob if what == "log_prob" else jnp.argmax(log_prob, axis=1)
 

@@ -115,16 +115,14 @@ class MultiheadAttention(Module):
                 key_padding_mask: jax.Array | None = None, need_weights: bool = True,
                 attn_mask: jax.Array | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[jax.Array, jax.Array | None]:
-        where = ctx.where(self)
         for name, x in (("query", query), ("key", key), ("value", value)):
-            _checks.check_floating(where, x, name)
+            _checks.check_floating(None, x, name)
         is_batched = jnp.ndim(query) == 3
         if self.batch_first and is_batched:
             query, key, value = (jnp.swapaxes(x, 0, 1) if jnp.ndim(x) == 3 else x
                                  for x in (query, key, value))
         p = ctx.params
         out_proj = ctx.params["out_proj"]
-        training_dropout = ctx.train and self.dropout > 0.0
         attn_output, attn_weights = F.multi_head_attention_forward(
             query, key, value, self.embed_dim, self.num_heads,
             p.get("in_proj_weight"), p.get("in_proj_bias"), p.get("bias_k"), p.get("bias_v"),
@@ -133,8 +131,7 @@ class MultiheadAttention(Module):
             attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
             q_proj_weight=p.get("q_proj_weight"), k_proj_weight=p.get("k_proj_weight"),
             v_proj_weight=p.get("v_proj_weight"), average_attn_weights=average_attn_weights,
-            is_causal=is_causal, dropout_key=ctx.next_key() if training_dropout else None,
-            where=where)
+            is_causal=is_causal, dropout_key=ctx.dropout_key(self.dropout))
         if self.batch_first and is_batched:
             attn_output = jnp.swapaxes(attn_output, 0, 1)
         return attn_output, attn_weights

@@ -28,15 +28,15 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _JNP_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _mode_pad(where: str, x: jax.Array, pads: Sequence[tuple[int, int]], mode: str) -> jax.Array:
+def _mode_pad(x: jax.Array, pads: Sequence[tuple[int, int]], mode: str) -> jax.Array:
     """torch's ``F.pad(x, pads, mode)`` on the spatial dims (reflect/replicate/circular)."""
     spatial = x.shape[-len(pads):]
     for n, (lo, hi) in zip(spatial, pads):
         if mode == "reflect" and (lo >= n or hi >= n):
-            raise ValueError(f"{where}: reflect padding ({lo}, {hi}) must be smaller than the "
+            raise ValueError(f"reflect padding ({lo}, {hi}) must be smaller than the "
                              f"input size {n} it pads (input shape {_checks.fmt_shape(x.shape)})")
         if mode == "circular" and (lo > n or hi > n):
-            raise ValueError(f"{where}: circular padding ({lo}, {hi}) must not exceed the input "
+            raise ValueError(f"circular padding ({lo}, {hi}) must not exceed the input "
                              f"size {n} it pads (input shape {_checks.fmt_shape(x.shape)})")
     widths = [(0, 0)] * (x.ndim - len(pads)) + list(pads)
     return jnp.pad(x, widths, mode=_JNP_MODE[mode])
@@ -99,15 +99,15 @@ class _ConvNd(Module):
             params["bias"] = init_.uniform_(k_bias, (self.out_channels,), -bound, bound, dtype)
         return params, {}
 
-    def _check_input(self, where: str, input: Any) -> None:
+    def _check_input(self, input: Any) -> None:
         nd = self._nd
-        _checks.check_floating(where, input)
-        ndim = _checks.check_ndim(where, input, (nd + 1, nd + 2),
+        _checks.check_floating(None, input)
+        ndim = _checks.check_ndim(None, input, (nd + 1, nd + 2),
                                   f"{_LAYOUT[nd]} or unbatched {_UNBATCHED[nd]} input")
         channel_dim = ndim - nd - 1
         layout = _LAYOUT[nd] if ndim == nd + 2 else _UNBATCHED[nd]
         if _checks.shape_of(input)[channel_dim] != self.in_channels:
-            _checks.fail(where, f"input {layout.replace('C', str(self.in_channels), 1)} with "
+            _checks.fail(None, f"input {layout.replace('C', str(self.in_channels), 1)} with "
                          f"{self.in_channels} channels at dim {channel_dim}", input)
 
     def extra_repr(self) -> str:
@@ -138,8 +138,7 @@ class _Conv(_ConvNd):
                          groups, bias, padding_mode, device, dtype)
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        self._check_input(where, input)
+        self._check_input(input)
         weight, bias = ctx.params["weight"], ctx.params.get("bias")
         padding = self.padding
         if self.padding_mode != "zeros":
@@ -147,62 +146,140 @@ class _Conv(_ConvNd):
             pads = (_same_pads(self.kernel_size, self.dilation) if padding == "same"
                     else ((0, 0),) * self._nd if padding == "valid"
                     else tuple((p, p) for p in padding))
-            input = _mode_pad(where, jnp.asarray(input), pads, self.padding_mode)
+            input = _mode_pad(jnp.asarray(input), pads, self.padding_mode)
             padding = 0
-        return _call(where, type(self)._functional, input, weight, bias, self.stride, padding,
-                     self.dilation, self.groups)
+        return type(self)._functional(input, weight, bias, self.stride, padding, self.dilation,
+                                      self.groups)
 
 
-def _call(where: str, fn, *args, **kwargs):
-    """Runs a functional op, re-raising its errors under the layer's name."""
-    try:
-        return fn(*args, **kwargs)
-    except (ValueError, TypeError) as err:
-        message = str(err)
-        prefix = fn.__name__ + ": "
-        if message.startswith(prefix):
-            raise type(err)(f"{where}: {message[len(prefix):]}") from None
-        raise
-
-
-_CONV_DOC = """{nd}-D convolution layer (cross-correlation, as torch).
+class Conv1d(_Conv):
+    """1-D convolution over an input of ``C_in`` channels (cross-correlation, as torch).
 
     Args:
-        in_channels: ``C_in``.
-        out_channels: ``C_out``.
-        kernel_size: int or {nd}-tuple.
-        stride: int or {nd}-tuple (default 1).
-        padding: int, {nd}-tuple, ``'valid'`` or ``'same'`` (stride 1 only; an odd total
-            padding puts the extra element at the end, as torch). Default 0.
-        dilation: int or {nd}-tuple (default 1).
+        in_channels: ``C_in``, channels of the input.
+        out_channels: ``C_out``, channels of the output.
+        kernel_size: int or 1-tuple.
+        stride: int or 1-tuple (default 1).
+        padding: int, 1-tuple, ``'valid'`` (none) or ``'same'`` (output size = input size;
+            stride 1 only; an odd total padding puts the extra element at the end, as torch).
+            Default 0.
+        dilation: int or 1-tuple, spacing between kernel elements (default 1).
         groups: ``C_in`` and ``C_out`` are split into this many independent groups;
-            ``groups == in_channels`` is a depthwise convolution.
+            ``groups == in_channels`` is a depthwise convolution (default 1).
         bias: learn a ``(C_out,)`` bias (default True).
-        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``
+            (default ``'zeros'``).
         device: accepted for signature parity; placement is JAX's.
         dtype: parameter dtype (default float32).
 
     Shape:
-        input ``{layout}`` or unbatched ``{unbatched}``; output
-        ``(N, C_out, *out)`` with ``out = (in + 2 p - d (k - 1) - 1) // s + 1``.
+        - Input: ``(N, C_in, L_in)`` or unbatched ``(C_in, L_in)``.
+        - Output: ``(N, C_out, L_out)`` or unbatched ``(C_out, L_out)``, where
+            ``L_out = (L_in + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1``.
 
-    Parameters: ``weight {weight}``, ``bias (C_out,)``.
+    Parameters (``params`` keys, torch's layout):
+        - ``weight``: ``(C_out, C_in / groups, k)``, drawn from
+          ``U(-sqrt(a), sqrt(a))`` with ``a = groups / (C_in * k)``.
+        - ``bias``: ``(C_out,)``, same distribution (absent with ``bias=False``).
 
-    PyTorch equivalent: ``torch.nn.Conv{nd}d``.
+    Example::
+
+        conv = nn.Conv1d(16, 33, 3, stride=2)
+        params, state = conv.init(jax.random.key(0))
+        out, _ = conv.apply(params, state, jnp.ones((20, 16, 50)))
+
+    PyTorch equivalent: ``torch.nn.Conv1d``.
     """
 
-
-class Conv1d(_Conv):
     _nd = 1
     _functional = staticmethod(F.conv1d)
 
 
 class Conv2d(_Conv):
+    """2-D convolution over an input of ``C_in`` channels (cross-correlation, as torch).
+
+    Args:
+        in_channels: ``C_in``, channels of the input.
+        out_channels: ``C_out``, channels of the output.
+        kernel_size: int or 2-tuple (kH, kW).
+        stride: int or 2-tuple (default 1).
+        padding: int, 2-tuple, ``'valid'`` (none) or ``'same'`` (output size = input size;
+            stride 1 only; an odd total padding puts the extra element at the end, as torch).
+            Default 0.
+        dilation: int or 2-tuple, spacing between kernel elements (default 1).
+        groups: ``C_in`` and ``C_out`` are split into this many independent groups;
+            ``groups == in_channels`` is a depthwise convolution (default 1).
+        bias: learn a ``(C_out,)`` bias (default True).
+        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``
+            (default ``'zeros'``).
+        device: accepted for signature parity; placement is JAX's.
+        dtype: parameter dtype (default float32).
+
+    Shape:
+        - Input: ``(N, C_in, H_in, W_in)`` or unbatched ``(C_in, H_in, W_in)``.
+        - Output: ``(N, C_out, H_out, W_out)`` or unbatched ``(C_out, H_out, W_out)``, where
+            ``H_out = (H_in + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1``;
+            ``W_out = (W_in + 2 * padding[1] - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1``.
+
+    Parameters (``params`` keys, torch's layout):
+        - ``weight``: ``(C_out, C_in / groups, kH, kW)``, drawn from
+          ``U(-sqrt(a), sqrt(a))`` with ``a = groups / (C_in * kH * kW)``.
+        - ``bias``: ``(C_out,)``, same distribution (absent with ``bias=False``).
+
+    Example::
+
+        conv = nn.Conv2d(16, 33, 3, stride=2)
+        params, state = conv.init(jax.random.key(0))
+        out, _ = conv.apply(params, state, jnp.ones((20, 16, 50, 50)))
+
+    PyTorch equivalent: ``torch.nn.Conv2d``.
+    """
+
     _nd = 2
     _functional = staticmethod(F.conv2d)
 
 
 class Conv3d(_Conv):
+    """3-D convolution over an input of ``C_in`` channels (cross-correlation, as torch).
+
+    Args:
+        in_channels: ``C_in``, channels of the input.
+        out_channels: ``C_out``, channels of the output.
+        kernel_size: int or 3-tuple (kD, kH, kW).
+        stride: int or 3-tuple (default 1).
+        padding: int, 3-tuple, ``'valid'`` (none) or ``'same'`` (output size = input size;
+            stride 1 only; an odd total padding puts the extra element at the end, as torch).
+            Default 0.
+        dilation: int or 3-tuple, spacing between kernel elements (default 1).
+        groups: ``C_in`` and ``C_out`` are split into this many independent groups;
+            ``groups == in_channels`` is a depthwise convolution (default 1).
+        bias: learn a ``(C_out,)`` bias (default True).
+        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``
+            (default ``'zeros'``).
+        device: accepted for signature parity; placement is JAX's.
+        dtype: parameter dtype (default float32).
+
+    Shape:
+        - Input: ``(N, C_in, D_in, H_in, W_in)`` or unbatched ``(C_in, D_in, H_in, W_in)``.
+        - Output: ``(N, C_out, D_out, H_out, W_out)`` or unbatched ``(C_out, D_out, H_out, W_out)``, where
+            ``D_out = (D_in + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1``;
+            ``H_out = (H_in + 2 * padding[1] - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1``;
+            ``W_out = (W_in + 2 * padding[2] - dilation[2] * (kernel_size[2] - 1) - 1) // stride[2] + 1``.
+
+    Parameters (``params`` keys, torch's layout):
+        - ``weight``: ``(C_out, C_in / groups, kD, kH, kW)``, drawn from
+          ``U(-sqrt(a), sqrt(a))`` with ``a = groups / (C_in * kD * kH * kW)``.
+        - ``bias``: ``(C_out,)``, same distribution (absent with ``bias=False``).
+
+    Example::
+
+        conv = nn.Conv3d(16, 33, 3, stride=2)
+        params, state = conv.init(jax.random.key(0))
+        out, _ = conv.apply(params, state, jnp.ones((20, 16, 50, 50, 50)))
+
+    PyTorch equivalent: ``torch.nn.Conv3d``.
+    """
+
     _nd = 3
     _functional = staticmethod(F.conv3d)
 
@@ -224,7 +301,7 @@ class _ConvTranspose(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          output_padding, groups, bias, padding_mode, device, dtype)
 
-    def _output_padding(self, where: str, input: Any, output_size: Any) -> tuple[int, ...]:
+    def _output_padding(self, input: Any, output_size: Any) -> tuple[int, ...]:
         """torch's ``_output_padding``: the output_padding that produces ``output_size``."""
         if output_size is None:
             return self.output_padding
@@ -234,72 +311,165 @@ class _ConvTranspose(_ConvNd):
         if len(size) == non_spatial + nd:
             size = size[non_spatial:]
         if len(size) != nd:
-            raise ValueError(f"{where}: for {jnp.ndim(input)}-D input, output_size must have "
+            raise ValueError(f"for {jnp.ndim(input)}-D input, output_size must have "
                              f"{nd} or {non_spatial + nd} elements, got {tuple(output_size)}")
         spatial = _checks.shape_of(input)[non_spatial:]
         lo = [(spatial[d] - 1) * self.stride[d] - 2 * self.padding[d]
               + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(nd)]
         hi = [lo[d] + self.stride[d] - 1 for d in range(nd)]
         if any(not lo[d] <= size[d] <= hi[d] for d in range(nd)):
-            raise ValueError(f"{where}: requested an output size of {tuple(size)}, but valid sizes "
+            raise ValueError(f"requested an output size of {tuple(size)}, but valid sizes "
                              f"range from {tuple(lo)} to {tuple(hi)} (for an input of "
                              f"{tuple(spatial)})")
         return tuple(size[d] - lo[d] for d in range(nd))
 
     def forward(self, ctx: Context, input: jax.Array, output_size: Sequence[int] | None = None) -> jax.Array:
-        where = ctx.where(self)
-        self._check_input(where, input)
-        output_padding = self._output_padding(where, input, output_size)
-        return _call(where, type(self)._functional, input, ctx.params["weight"],
-                     ctx.params.get("bias"), self.stride, self.padding, output_padding,
-                     self.groups, self.dilation)
-
-
-_TRANSPOSE_DOC = """{nd}-D transposed convolution layer (the gradient of ``Conv{nd}d`` w.r.t. its input).
-
-    Args:
-        in_channels, out_channels, kernel_size, stride, padding, groups, bias, dilation:
-            as for ``Conv{nd}d`` (padding must be an int or tuple).
-        output_padding: extra size added to the high side of each output dim; must be
-            smaller than the stride or the dilation.
-        padding_mode: only ``'zeros'`` (as torch).
-        device: accepted for signature parity; dtype: parameter dtype.
-
-    ``forward(ctx, input, output_size=None)``: ``output_size`` (the spatial sizes, or the
-    full shape) picks the output_padding that produces it, as torch.
-
-    Shape:
-        input ``{layout}`` or unbatched ``{unbatched}``; output ``(N, C_out, *out)``,
-        ``out = (in - 1) s - 2 p + d (k - 1) + output_padding + 1``.
-
-    Parameters: ``weight (C_in, C_out / groups, *kernel)`` (torch's layout), ``bias (C_out,)``.
-
-    PyTorch equivalent: ``torch.nn.ConvTranspose{nd}d``.
-    """
+        self._check_input(input)
+        output_padding = self._output_padding(input, output_size)
+        return type(self)._functional(input, ctx.params["weight"], ctx.params.get("bias"),
+                                      self.stride, self.padding, output_padding, self.groups,
+                                      self.dilation)
 
 
 class ConvTranspose1d(_ConvTranspose):
+    """1-D transposed convolution (the gradient of ``Conv1d`` with respect to its input),
+    sometimes called a fractionally-strided convolution.
+
+    Args:
+        in_channels: ``C_in``, channels of the input.
+        out_channels: ``C_out``, channels of the output.
+        kernel_size: int or 1-tuple.
+        stride: int or 1-tuple (default 1).
+        padding: int or 1-tuple: ``dilation * (kernel_size - 1) - padding`` zeros are
+            added to both sides of the input (default 0).
+        output_padding: int or 1-tuple, extra size added to the high side of each output
+            dim; must be smaller than the stride or the dilation (default 0).
+        groups: ``C_in`` and ``C_out`` are split into this many independent groups (default 1).
+        bias: learn a ``(C_out,)`` bias (default True).
+        dilation: int or 1-tuple, spacing between kernel elements (default 1).
+        padding_mode: only ``'zeros'``, as torch.
+        device: accepted for signature parity; placement is JAX's.
+        dtype: parameter dtype (default float32).
+
+    ``forward(ctx, input, output_size=None)``: ``output_size`` (the 1 spatial sizes, or the
+    full shape) picks the ``output_padding`` that produces it, as torch.
+
+    Shape:
+        - Input: ``(N, C_in, L_in)`` or unbatched ``(C_in, L_in)``.
+        - Output: ``(N, C_out, L_out)`` or unbatched ``(C_out, L_out)``, where
+            ``L_out = (L_in - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1) + output_padding[0] + 1``.
+
+    Parameters (``params`` keys, torch's layout):
+        - ``weight``: ``(C_in, C_out / groups, k)``, drawn from
+          ``U(-sqrt(a), sqrt(a))`` with ``a = groups / (C_out * k)``.
+        - ``bias``: ``(C_out,)``, same distribution (absent with ``bias=False``).
+
+    Example::
+
+        deconv = nn.ConvTranspose1d(16, 33, 3, stride=2)
+        params, state = deconv.init(jax.random.key(0))
+        out, _ = deconv.apply(params, state, jnp.ones((20, 16, 50)))
+
+    PyTorch equivalent: ``torch.nn.ConvTranspose1d``.
+    """
+
     _nd = 1
     _functional = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTranspose):
+    """2-D transposed convolution (the gradient of ``Conv2d`` with respect to its input),
+    sometimes called a fractionally-strided convolution.
+
+    Args:
+        in_channels: ``C_in``, channels of the input.
+        out_channels: ``C_out``, channels of the output.
+        kernel_size: int or 2-tuple (kH, kW).
+        stride: int or 2-tuple (default 1).
+        padding: int or 2-tuple: ``dilation * (kernel_size - 1) - padding`` zeros are
+            added to both sides of the input (default 0).
+        output_padding: int or 2-tuple, extra size added to the high side of each output
+            dim; must be smaller than the stride or the dilation (default 0).
+        groups: ``C_in`` and ``C_out`` are split into this many independent groups (default 1).
+        bias: learn a ``(C_out,)`` bias (default True).
+        dilation: int or 2-tuple, spacing between kernel elements (default 1).
+        padding_mode: only ``'zeros'``, as torch.
+        device: accepted for signature parity; placement is JAX's.
+        dtype: parameter dtype (default float32).
+
+    ``forward(ctx, input, output_size=None)``: ``output_size`` (the 2 spatial sizes, or the
+    full shape) picks the ``output_padding`` that produces it, as torch.
+
+    Shape:
+        - Input: ``(N, C_in, H_in, W_in)`` or unbatched ``(C_in, H_in, W_in)``.
+        - Output: ``(N, C_out, H_out, W_out)`` or unbatched ``(C_out, H_out, W_out)``, where
+            ``H_out = (H_in - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1) + output_padding[0] + 1``;
+            ``W_out = (W_in - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kernel_size[1] - 1) + output_padding[1] + 1``.
+
+    Parameters (``params`` keys, torch's layout):
+        - ``weight``: ``(C_in, C_out / groups, kH, kW)``, drawn from
+          ``U(-sqrt(a), sqrt(a))`` with ``a = groups / (C_out * kH * kW)``.
+        - ``bias``: ``(C_out,)``, same distribution (absent with ``bias=False``).
+
+    Example::
+
+        deconv = nn.ConvTranspose2d(16, 33, 3, stride=2)
+        params, state = deconv.init(jax.random.key(0))
+        out, _ = deconv.apply(params, state, jnp.ones((20, 16, 50, 50)))
+
+    PyTorch equivalent: ``torch.nn.ConvTranspose2d``.
+    """
+
     _nd = 2
     _functional = staticmethod(F.conv_transpose2d)
 
 
 class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution (the gradient of ``Conv3d`` with respect to its input),
+    sometimes called a fractionally-strided convolution.
+
+    Args:
+        in_channels: ``C_in``, channels of the input.
+        out_channels: ``C_out``, channels of the output.
+        kernel_size: int or 3-tuple (kD, kH, kW).
+        stride: int or 3-tuple (default 1).
+        padding: int or 3-tuple: ``dilation * (kernel_size - 1) - padding`` zeros are
+            added to both sides of the input (default 0).
+        output_padding: int or 3-tuple, extra size added to the high side of each output
+            dim; must be smaller than the stride or the dilation (default 0).
+        groups: ``C_in`` and ``C_out`` are split into this many independent groups (default 1).
+        bias: learn a ``(C_out,)`` bias (default True).
+        dilation: int or 3-tuple, spacing between kernel elements (default 1).
+        padding_mode: only ``'zeros'``, as torch.
+        device: accepted for signature parity; placement is JAX's.
+        dtype: parameter dtype (default float32).
+
+    ``forward(ctx, input, output_size=None)``: ``output_size`` (the 3 spatial sizes, or the
+    full shape) picks the ``output_padding`` that produces it, as torch.
+
+    Shape:
+        - Input: ``(N, C_in, D_in, H_in, W_in)`` or unbatched ``(C_in, D_in, H_in, W_in)``.
+        - Output: ``(N, C_out, D_out, H_out, W_out)`` or unbatched ``(C_out, D_out, H_out, W_out)``, where
+            ``D_out = (D_in - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1) + output_padding[0] + 1``;
+            ``H_out = (H_in - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kernel_size[1] - 1) + output_padding[1] + 1``;
+            ``W_out = (W_in - 1) * stride[2] - 2 * padding[2] + dilation[2] * (kernel_size[2] - 1) + output_padding[2] + 1``.
+
+    Parameters (``params`` keys, torch's layout):
+        - ``weight``: ``(C_in, C_out / groups, kD, kH, kW)``, drawn from
+          ``U(-sqrt(a), sqrt(a))`` with ``a = groups / (C_out * kD * kH * kW)``.
+        - ``bias``: ``(C_out,)``, same distribution (absent with ``bias=False``).
+
+    Example::
+
+        deconv = nn.ConvTranspose3d(16, 33, 3, stride=2)
+        params, state = deconv.init(jax.random.key(0))
+        out, _ = deconv.apply(params, state, jnp.ones((20, 16, 50, 50, 50)))
+
+    PyTorch equivalent: ``torch.nn.ConvTranspose3d``.
+    """
+
     _nd = 3
     _functional = staticmethod(F.conv_transpose3d)
-
-
-_WEIGHTS = {1: "(C_out, C_in / groups, k)", 2: "(C_out, C_in / groups, kH, kW)",
-            3: "(C_out, C_in / groups, kD, kH, kW)"}
-for _nd, _cls, _tcls in ((1, Conv1d, ConvTranspose1d), (2, Conv2d, ConvTranspose2d),
-                         (3, Conv3d, ConvTranspose3d)):
-    _cls.__doc__ = _CONV_DOC.format(nd=_nd, layout=_LAYOUT[_nd], unbatched=_UNBATCHED[_nd],
-                                    weight=_WEIGHTS[_nd])
-    _tcls.__doc__ = _TRANSPOSE_DOC.format(nd=_nd, layout=_LAYOUT[_nd], unbatched=_UNBATCHED[_nd])
 
 
 class Unfold(Module):
@@ -321,8 +491,7 @@ class Unfold(Module):
         self.stride = stride
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _call(ctx.where(self), F.unfold, input, self.kernel_size, self.dilation,
-                     self.padding, self.stride)
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
@@ -351,8 +520,8 @@ class Fold(Module):
         self.stride = stride
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _call(ctx.where(self), F.fold, input, self.output_size, self.kernel_size,
-                     self.dilation, self.padding, self.stride)
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
 
     def extra_repr(self) -> str:
         return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 
-from ..functional._distance import _cosine_similarity, _pairwise_distance
+from ..functional._distance import cosine_similarity, pairwise_distance
 from ._module import Context, Module
 
 __all__ = ["CosineSimilarity", "PairwiseDistance"]
@@ -28,7 +28,7 @@ class CosineSimilarity(Module):
         self.eps = eps
 
     def forward(self, ctx: Context, x1: jax.Array, x2: jax.Array) -> jax.Array:
-        return _cosine_similarity(ctx.where(self), x1, x2, self.dim, self.eps)
+        return cosine_similarity(x1, x2, self.dim, self.eps)
 
 
 class PairwiseDistance(Module):
@@ -52,4 +52,4 @@ class PairwiseDistance(Module):
         self.keepdim = keepdim
 
     def forward(self, ctx: Context, x1: jax.Array, x2: jax.Array) -> jax.Array:
-        return _pairwise_distance(ctx.where(self), x1, x2, self.norm, self.eps, self.keepdim)
+        return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)

@@ -1,7 +1,7 @@
 """Dropout layers: ``Dropout``, ``Dropout1d/2d/3d``, ``AlphaDropout``, ``FeatureAlphaDropout``.
 
 In training (``model.apply(..., train=True, key=key)``) each layer draws its mask from
-``ctx.next_key()``; in evaluation it is the identity. A layer never needs a key in
+``ctx.dropout_key(p)``; in evaluation it is the identity. A layer never needs a key in
 evaluation, nor when ``p`` is 0 or 1.
 """
 
@@ -31,17 +31,12 @@ class _DropoutNd(Module):
         self.p = p
         self.inplace = inplace
 
-    def _check(self, where: str, input: jax.Array) -> None:
+    def _check(self, input: jax.Array) -> None:
         """Rank checks of the channel-wise variants (none for elementwise dropout)."""
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        self._check(where, input)
-        if not ctx.train or self.p == 0:
-            return input
-        _checks.check_floating(where, input)
-        key = ctx.next_key() if self.p < 1 else None
-        return type(self)._fn(input, self.p, True, key=key)
+        self._check(input)
+        return type(self)._fn(input, self.p, ctx.train, key=ctx.dropout_key(self.p))
 
     def _no_direct_call(self) -> str | None:
         # torch modules start in train mode, so `nn.Dropout(0.5)(x)` drops in torch but a
@@ -85,8 +80,8 @@ class Dropout1d(_DropoutNd):
 
     _fn = staticmethod(F.dropout1d)
 
-    def _check(self, where: str, input: jax.Array) -> None:
-        _checks.check_ndim(where, input, (2, 3), "2D or 3D input (C, L) or (N, C, L)")
+    def _check(self, input: jax.Array) -> None:
+        _checks.check_ndim(None, input, (2, 3), "2D or 3D input (C, L) or (N, C, L)")
 
 
 class Dropout2d(_DropoutNd):

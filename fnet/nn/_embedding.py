@@ -121,8 +121,8 @@ class Embedding(Module):
         weight = ctx.params["weight"]
         if self._freeze:
             weight = jax.lax.stop_gradient(weight)
-        return _femb._embedding(ctx.where(self), input, weight, self.padding_idx, self.max_norm,
-                                self.norm_type, self.scale_grad_by_freq)
+        return _femb.embedding(input, weight, self.padding_idx, self.max_norm, self.norm_type,
+                               self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -183,9 +183,11 @@ class EmbeddingBag(Module):
 
     def forward(self, ctx: Context, input: jax.Array, offsets: jax.Array | None = None,
                 per_sample_weights: jax.Array | None = None) -> jax.Array:
-        return _femb._embedding_bag(ctx.where(self), input, ctx.params["weight"], offsets, self.max_norm,
-                                    self.norm_type, self.scale_grad_by_freq, self.mode,
-                                    per_sample_weights, self.include_last_offset, self.padding_idx)
+        return _femb.embedding_bag(input, ctx.params["weight"], offsets, self.max_norm, self.norm_type,
+                                   self.scale_grad_by_freq, self.mode,
+                                   per_sample_weights=per_sample_weights,
+                                   include_last_offset=self.include_last_offset,
+                                   padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"

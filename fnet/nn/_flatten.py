@@ -14,10 +14,10 @@ from ._module import Context, Module
 __all__ = ["Flatten", "Unflatten"]
 
 
-def _wrap(where: str, name: str, dim: int, x: jax.Array) -> int:
+def _wrap(name: str, dim: int, x: jax.Array) -> int:
     rank = max(x.ndim, 1)  # torch treats a 0-d tensor as having one dimension here
     if not -rank <= dim < rank:
-        _checks.fail(where, f"{name}={dim} within the input's dimensions [{-rank}, {rank - 1}]", x)
+        _checks.fail(None, f"{name}={dim} within the input's dimensions [{-rank}, {rank - 1}]", x)
     return dim % rank
 
 
@@ -40,12 +40,11 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
         input = jnp.asarray(input)
-        start = _wrap(where, "start_dim", self.start_dim, input)
-        end = _wrap(where, "end_dim", self.end_dim, input)
+        start = _wrap("start_dim", self.start_dim, input)
+        end = _wrap("end_dim", self.end_dim, input)
         if start > end:
-            raise ValueError(f"{where}: start_dim={self.start_dim} cannot come after end_dim="
+            raise ValueError(f"start_dim={self.start_dim} cannot come after end_dim="
                              f"{self.end_dim} (dimensions {start} > {end} of shape "
                              f"{_checks.fmt_shape(input.shape)})")
         if input.ndim == 0:
@@ -83,25 +82,24 @@ class Unflatten(Module):
                                  else list(unflattened_size))
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
         input = jnp.asarray(input)
         if input.ndim == 0:
-            _checks.fail(where, f"an input with at least 1 dimension to split dim={self.dim}", input)
-        dim = _wrap(where, "dim", self.dim, input)
+            _checks.fail(None, f"an input with at least 1 dimension to split dim={self.dim}", input)
+        dim = _wrap("dim", self.dim, input)
         sizes = list(self.unflattened_size)
         size = input.shape[dim]
         inferred = [i for i, s in enumerate(sizes) if s == -1]
         known = math.prod(s for s in sizes if s != -1)
         if len(inferred) > 1 or any(s < -1 for s in sizes):
-            raise ValueError(f"{where}: unflattened_size may hold at most one -1 and no other negative "
+            raise ValueError(f"unflattened_size may hold at most one -1 and no other negative "
                              f"size, got {tuple(sizes)}")
         if inferred:
             if known == 0 or size % known:
-                _checks.fail(where, f"dimension {dim} divisible by {known} to split into "
+                _checks.fail(None, f"dimension {dim} divisible by {known} to split into "
                              f"{tuple(sizes)}", input)
             sizes[inferred[0]] = size // known
         elif known != size:
-            _checks.fail(where, f"dimension {dim} of size {known} = prod{tuple(sizes)}", input)
+            _checks.fail(None, f"dimension {dim} of size {known} = prod{tuple(sizes)}", input)
         return input.reshape(*input.shape[:dim], *sizes, *input.shape[dim + 1:])
 
     def extra_repr(self) -> str:

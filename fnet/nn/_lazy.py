@@ -67,7 +67,7 @@ class LazyModuleMixin(Module):
     def _materialize(self, size: int) -> Module:
         raise NotImplementedError
 
-    def _size_from_input(self, where: str, input: Any) -> int:
+    def _size_from_input(self, input: Any) -> int:
         raise NotImplementedError
 
     def _size_from_params(self, shapes: Mapping[str, tuple[int, ...]]) -> int | None:
@@ -97,19 +97,20 @@ class LazyModuleMixin(Module):
         size = self._size_from_params({k: tuple(v.shape) for k, v in {**ctx.params, **ctx.state}.items()})
         known = _SIZES.get()
         if size is None:
-            size = self._size_from_input(ctx.where(self), input)
+            size = self._size_from_input(input)
             if known is not None and known.probing:
                 seen = known.sizes.setdefault(id(self), size)
                 if seen != size:
-                    raise ValueError(f"{ctx.where(self)}: called with inputs of {self._size_name()} "
+                    raise ValueError(f"called with inputs of {self._size_name()} "
                                      f"{seen} and {size}; a lazy layer has one size")
                 eager = self._materialize(size)
                 params, state = eager.reset_parameters(jax.random.key(0))
                 sub = Context(eager, params, state, ctx.train, ctx.key, ctx.path_parts)
-                return eager.forward(sub, input, *args, **kwargs)
+                return _checks.located(sub.where, lambda: eager.forward(sub, input, *args, **kwargs))
         eager = self._materialize(size)
         sub = Context(eager, ctx.params, ctx.state, ctx.train, ctx.key, ctx.path_parts)
-        out = eager.forward(sub, input, *args, **kwargs)
+        # the materialised layer names itself (Linear(in_features=64, ...)), not the lazy one
+        out = _checks.located(sub.where, lambda: eager.forward(sub, input, *args, **kwargs))
         if sub.new_state is not sub.state:
             ctx.update_state(**sub.new_state)
         return out
@@ -137,9 +138,9 @@ class LazyLinear(LazyModuleMixin):
     def _materialize(self, size: int) -> Module:
         return Linear(size, self.out_features, self.bias, self.device, self.dtype)
 
-    def _size_from_input(self, where: str, input: Any) -> int:
+    def _size_from_input(self, input: Any) -> int:
         if _checks.shape_of(input) == ():
-            _checks.fail(where, "input (*, in_features) with at least one dimension", input)
+            _checks.fail(None, "input (*, in_features) with at least one dimension", input)
         return _checks.shape_of(input)[-1]
 
     def _size_from_params(self, shapes: Mapping[str, tuple[int, ...]]) -> int | None:
@@ -162,11 +163,11 @@ class _LazyConvNd(LazyModuleMixin):
     def _config_kwargs(self) -> dict:
         raise NotImplementedError
 
-    def _size_from_input(self, where: str, input: Any) -> int:
+    def _size_from_input(self, input: Any) -> int:
         nd = type(self)._eager._nd
         shape = _checks.shape_of(input)
         if len(shape) not in (nd + 1, nd + 2):
-            _checks.fail(where, f"a {nd + 2}-D batched or {nd + 1}-D unbatched input of "
+            _checks.fail(None, f"a {nd + 2}-D batched or {nd + 1}-D unbatched input of "
                          f"{type(self)._eager.__name__}", input)
         return shape[len(shape) - nd - 1]
 
@@ -257,10 +258,10 @@ class _LazyNormNd(LazyModuleMixin):
         return type(self)._eager(size, self.eps, self.momentum, self.affine, self.track_running_stats,
                                  self.device, self.dtype, bias=self.bias)
 
-    def _size_from_input(self, where: str, input: Any) -> int:
+    def _size_from_input(self, input: Any) -> int:
         shape = _checks.shape_of(input)
         if len(shape) < 2:
-            _checks.fail(where, "an input (N, C, *) with a channel dimension", input)
+            _checks.fail(None, "an input (N, C, *) with a channel dimension", input)
         if self._channel_from_end:
             nd = {InstanceNorm1d: 1, InstanceNorm2d: 2, InstanceNorm3d: 3}[type(self)._eager]
             return shape[len(shape) - nd - 1]

@@ -10,7 +10,6 @@ import jax
 from .. import _checks
 from .. import functional as F
 from .. import init as init_
-from ..functional._linear import _bilinear
 from ._module import Context, Module
 
 __all__ = ["Identity", "Linear", "Bilinear"]
@@ -69,10 +68,9 @@ class Linear(Module):
         return params, {}
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
+        _checks.check_floating(None, input)
         if input.ndim < 1 or input.shape[-1] != self.in_features:
-            _checks.fail(where, f"input (*, {self.in_features})", input)
+            _checks.fail(None, f"input (*, {self.in_features})", input)
         return F.linear(input, ctx.params["weight"], ctx.params.get("bias"))
 
     def extra_repr(self) -> str:
@@ -122,10 +120,9 @@ class Bilinear(Module):
         return params, {}
 
     def forward(self, ctx: Context, input1: jax.Array, input2: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input1, "input1")
-        _checks.check_floating(where, input2, "input2")
-        return _bilinear(where, input1, input2, ctx.params["weight"], ctx.params.get("bias"))
+        _checks.check_floating(None, input1, "input1")
+        _checks.check_floating(None, input2, "input2")
+        return F.bilinear(input1, input2, ctx.params["weight"], ctx.params.get("bias"))
 
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

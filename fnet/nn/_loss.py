@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..functional import _ctc, _linear_cross_entropy
+from .. import functional as F
 from ..functional import _loss as L
 from ._distance import PairwiseDistance
 from ._linear import Linear
@@ -91,7 +91,7 @@ class L1Loss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._l1_loss(ctx.where(self), input, target, self.reduction)
+        return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
@@ -105,7 +105,7 @@ class MSELoss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._mse_loss(ctx.where(self), input, target, self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
@@ -120,7 +120,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._smooth_l1_loss(ctx.where(self), input, target, self.reduction, self.beta)
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
 class HuberLoss(_Loss):
@@ -136,7 +136,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._huber_loss(ctx.where(self), input, target, self.reduction, self.delta)
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
 class BCELoss(_WeightedLoss):
@@ -156,8 +156,7 @@ class BCELoss(_WeightedLoss):
         super().__init__(weight, size_average, reduce, reduction)
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._binary_cross_entropy(ctx.where(self), input, target, ctx.state.get("weight"),
-                                       self.reduction)
+        return F.binary_cross_entropy(input, target, ctx.state.get("weight"), reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -182,8 +181,9 @@ class BCEWithLogitsLoss(_Loss):
                 if value is not None}
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._bce_with_logits(ctx.where(self), input, target, ctx.state.get("weight"),
-                                  self.reduction, ctx.state.get("pos_weight"))
+        return F.binary_cross_entropy_with_logits(input, target, ctx.state.get("weight"),
+                                                  reduction=self.reduction,
+                                                  pos_weight=ctx.state.get("pos_weight"))
 
 
 class NLLLoss(_WeightedLoss):
@@ -201,8 +201,8 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._nll_loss(ctx.where(self), input, target, ctx.state.get("weight"),
-                           self.ignore_index, self.reduction)
+        return F.nll_loss(input, target, ctx.state.get("weight"), ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -228,8 +228,8 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._cross_entropy(ctx.where(self), input, target, ctx.state.get("weight"),
-                                self.ignore_index, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, ctx.state.get("weight"), ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class KLDivLoss(_Loss):
@@ -247,7 +247,7 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._kl_div(ctx.where(self), input, target, self.reduction, self.log_target)
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class CosineEmbeddingLoss(_Loss):
@@ -264,8 +264,8 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, ctx: Context, input1: Array, input2: Array, target: Array) -> Array:
-        return L._cosine_embedding_loss(ctx.where(self), input1, input2, target, self.margin,
-                                        self.reduction)
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                       reduction=self.reduction)
 
 
 class MarginRankingLoss(_Loss):
@@ -280,8 +280,8 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, ctx: Context, input1: Array, input2: Array, target: Array) -> Array:
-        return L._margin_ranking_loss(ctx.where(self), input1, input2, target, self.margin,
-                                      self.reduction)
+        return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
+                                     reduction=self.reduction)
 
 
 class PoissonNLLLoss(_Loss):
@@ -298,8 +298,8 @@ class PoissonNLLLoss(_Loss):
         self.eps = eps
 
     def forward(self, ctx: Context, log_input: Array, target: Array) -> Array:
-        return L._poisson_nll_loss(ctx.where(self), log_input, target, self.log_input, self.full,
-                                   self.eps, self.reduction)
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
+                                  eps=self.eps, reduction=self.reduction)
 
 
 class GaussianNLLLoss(_Loss):
@@ -315,8 +315,8 @@ class GaussianNLLLoss(_Loss):
         self.eps = eps
 
     def forward(self, ctx: Context, input: Array, target: Array, var: Array | float) -> Array:
-        return L._gaussian_nll_loss(ctx.where(self), input, target, var, self.full, self.eps,
-                                    self.reduction)
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                   reduction=self.reduction)
 
 
 class SoftMarginLoss(_Loss):
@@ -330,7 +330,7 @@ class SoftMarginLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._soft_margin_loss(ctx.where(self), input, target, self.reduction)
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
 class HingeEmbeddingLoss(_Loss):
@@ -345,7 +345,7 @@ class HingeEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._hinge_embedding_loss(ctx.where(self), input, target, self.margin, self.reduction)
+        return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
@@ -362,8 +362,8 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
         super().__init__(weight, size_average, reduce, reduction)
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._multilabel_soft_margin_loss(ctx.where(self), input, target,
-                                              ctx.state.get("weight"), self.reduction)
+        return F.multilabel_soft_margin_loss(input, target, ctx.state.get("weight"),
+                                             reduction=self.reduction)
 
 
 class TripletMarginLoss(_Loss):
@@ -383,8 +383,8 @@ class TripletMarginLoss(_Loss):
         self.swap = swap
 
     def forward(self, ctx: Context, anchor: Array, positive: Array, negative: Array) -> Array:
-        return L._triplet_margin_loss(ctx.where(self), anchor, positive, negative, self.margin,
-                                      self.p, self.eps, self.swap, self.reduction)
+        return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
+                                     eps=self.eps, swap=self.swap, reduction=self.reduction)
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -411,8 +411,8 @@ class MultiMarginLoss(_WeightedLoss):
         self.margin = margin
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._multi_margin_loss(ctx.where(self), input, target, self.p, self.margin,
-                                    ctx.state.get("weight"), self.reduction)
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin,
+                                   weight=ctx.state.get("weight"), reduction=self.reduction)
 
 
 class MultiLabelMarginLoss(_Loss):
@@ -427,7 +427,7 @@ class MultiLabelMarginLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, ctx: Context, input: Array, target: Array) -> Array:
-        return L._multilabel_margin_loss(ctx.where(self), input, target, self.reduction)
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
 class TripletMarginWithDistanceLoss(_Loss):
@@ -459,8 +459,9 @@ class TripletMarginWithDistanceLoss(_Loss):
         if isinstance(distance, Module):  # a child module (an nn.PairwiseDistance, ...) runs through ctx
             def distance(a, b, module=distance):
                 return module(ctx, a, b)
-        return L._triplet_margin_with_distance_loss(ctx.where(self), anchor, positive, negative,
-                                                    distance, self.margin, self.swap, self.reduction)
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                   distance_function=distance, margin=self.margin,
+                                                   swap=self.swap, reduction=self.reduction)
 
 
 class CTCLoss(_Loss):
@@ -486,8 +487,8 @@ class CTCLoss(_Loss):
 
     def forward(self, ctx: Context, log_probs: Array, targets: Array, input_lengths: Any,
                 target_lengths: Any) -> Array:
-        return _ctc._ctc_loss(ctx.where(self), log_probs, targets, input_lengths, target_lengths,
-                              self.blank, self.reduction, self.zero_infinity)
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                          reduction=self.reduction, zero_infinity=self.zero_infinity)
 
 
 class LinearCrossEntropyLoss(_WeightedLoss):
@@ -542,9 +543,10 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         linear_bias = params.get("bias")
         if linear_bias is not None:
             linear_bias = linear_bias.reshape((self.num_classes, *self.out_features))
-        return _linear_cross_entropy._linear_cross_entropy(
-            ctx.where(self), input, linear_weight, target, linear_bias, ctx.state.get("weight"),
-            self.reduction, self.ignore_index, self.label_smoothing, self.chunk_size)
+        return F.linear_cross_entropy(
+            input, linear_weight, target, linear_bias=linear_bias, weight=ctx.state.get("weight"),
+            reduction=self.reduction, ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing, chunk_size=self.chunk_size)
 
     def _no_direct_call(self) -> str | None:
         return "it has parameters"

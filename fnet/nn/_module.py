@@ -31,8 +31,8 @@ import jax
 import numpy as np
 
 from .. import _tree
+from .._checks import StateDictError, located
 from . import _lazy_sizes
-from .._checks import StateDictError
 
 _FROZEN = "_fnet_frozen"
 _DEPTH = "_fnet_init_depth"
@@ -336,7 +336,7 @@ class Module:
         self._seal()
         ctx = Context(self, params, state, bool(train), key, ())
         try:
-            output = self.forward(ctx, *inputs, **kwargs)
+            output = located(ctx.where, lambda: self.forward(ctx, *inputs, **kwargs))
         except KeyError as err:
             mismatch = self._tree_mismatch(params, state)
             if not mismatch:
@@ -376,12 +376,7 @@ class Module:
         if not isinstance(ctx, Context):
             return self._direct_call(ctx, *inputs, **kwargs)
         sub = ctx._enter(self)
-        try:
-            output = self.forward(sub, *inputs, **kwargs)
-        except KeyError as err:
-            if not hasattr(err, "_fnet_where"):  # the innermost module names the failure
-                err._fnet_where = sub.where()
-            raise
+        output = located(sub.where, lambda: self.forward(sub, *inputs, **kwargs))
         ctx._leave(sub)
         return output
 
@@ -473,23 +468,42 @@ class Context:
     def path(self) -> str:
         return ".".join(self.path_parts)
 
-    def where(self, module: Module | None = None) -> str:
-        """How errors name the current module: ``"fc1 (Linear(...))"``."""
-        module = module or self.module
+    def where(self) -> str:
+        """How errors name this module: ``"fc1 (Linear(...))"``, the model itself by its class.
+
+        The module call prepends it to every error raised inside ``forward`` (once, by the
+        innermost module), so a layer's messages need not name the layer themselves.
+        """
         if self.path_parts:
-            return f"{self.path} ({module.describe()})"
-        return module.describe()
+            return f"{self.path} ({self.module.describe()})"
+        return self.module.describe()
 
     def next_key(self) -> jax.Array:
         """A fresh PRNG key for this module; raises a clear error when none was given."""
         if self.key is None:
             raise ValueError(
-                f"{self.where()}: train=True draws random numbers and needs a PRNG key; "
-                f"call model.apply(params, state, x, train=True, key=jax.random.key(0)) "
-                f"(a new key each step: key, sub = jax.random.split(key))"
+                "train=True draws random numbers and needs a PRNG key; "
+                "call model.apply(params, state, x, train=True, key=jax.random.key(0)) "
+                "(a new key each step: key, sub = jax.random.split(key))"
             )
         self._own_draws += 1
         return jax.random.fold_in(self.key, self._own_draws)
+
+    def dropout_key(self, p: float) -> jax.Array | None:
+        """The ``key=`` of a dropout with probability ``p``: a fresh key when training with
+        ``0 < p < 1``, else None.
+
+        torch's ``F.dropout(x, p, self.training)`` becomes
+        ``F.dropout(x, p, ctx.train, key=ctx.dropout_key(p))``, with no conditional: in eval
+        mode, and for ``p`` 0 or 1 (nothing to draw), no key is needed and None comes back.
+        Training with ``0 < p < 1`` still needs ``apply(..., key=...)`` and raises
+        :meth:`next_key`'s error without one: a forgotten key must not quietly switch
+        dropout off. (Named for its use rather than ``next_key(optional=True)``, which would
+        read as "None when no key was given", exactly that silent failure.)
+        """
+        if not self.train or not 0.0 < float(p) < 1.0:
+            return None
+        return self.next_key()
 
     def update_state(self, **values: Any) -> None:
         """Records new buffer values for this module (kept only when ``train=True``)."""
@@ -501,11 +515,11 @@ class Context:
 
     def _enter(self, child: Module) -> "Context":
         if child is self.module:
-            raise ValueError(f"{self.where()}: a module cannot call itself through ctx")
+            raise ValueError("a module cannot call itself through ctx")
         rel = self.module._paths().get(id(child))
         if rel is None:
             raise ValueError(
-                f"{self.where()}: {child.describe()} is not a child of this module. Assign it "
+                f"{child.describe()} is not a child of this module. Assign it "
                 f"as an attribute in __init__ (self.name = ...) so that it gets parameters."
             )
         key = None

@@ -32,15 +32,15 @@ def _count_dtype():
     return jax.dtypes.canonicalize_dtype(jnp.int64)
 
 
-def _check_eps(where: str, eps: float, batch_stats: bool) -> None:
+def _check_eps(eps: float, batch_stats: bool) -> None:
     if batch_stats and eps <= 0.0:
-        raise ValueError(f"{where}: eps must be positive when normalising with batch statistics, "
+        raise ValueError(f"eps must be positive when normalising with batch statistics, "
                          f"got {eps}")
     if eps < 0.0:
-        raise ValueError(f"{where}: eps must be non-negative, got {eps}")
+        raise ValueError(f"eps must be non-negative, got {eps}")
 
 
-def _channel_mismatch(where: str, input: Any, dim: int, expected: int, layout: str,
+def _channel_mismatch(input: Any, dim: int, expected: int, layout: str,
                       strict: bool) -> None:
     """A wrong channel count fails where torch fails (a parameter or buffer of the wrong
     size), and warns where torch has nothing to check it against."""
@@ -48,10 +48,12 @@ def _channel_mismatch(where: str, input: Any, dim: int, expected: int, layout: s
     if got == expected:
         return
     if strict:
-        _checks.fail(where, f"input with {expected} channels at dim {dim} ({layout})", input)
-    warnings.warn(f"{where}: input has {got} channels at dim {dim}, not {expected}; the layer "
-                  f"has no parameters or buffers of that size, so it normalises them anyway",
-                  stacklevel=3)
+        _checks.fail(None, f"input with {expected} channels at dim {dim} ({layout})", input)
+    # a warning passes no module call on its way out: name the layer here
+    warnings.warn(_checks.named(_checks.current_where(),
+                                f"input has {got} channels at dim {dim}, not {expected}; the layer "
+                                f"has no parameters or buffers of that size, so it normalises them "
+                                f"anyway"), stacklevel=3)
 
 
 class _NormBase(Module):
@@ -95,19 +97,18 @@ class _BatchNorm(_NormBase):
     _layout = ""
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
-        _checks.check_ndim(where, input, self._ndims, self._layout)
-        _channel_mismatch(where, input, 1, self.num_features, self._layout,
+        _checks.check_floating(None, input)
+        _checks.check_ndim(None, input, self._ndims, self._layout)
+        _channel_mismatch(input, 1, self.num_features, self._layout,
                           self.affine or self.track_running_stats)
         # torch: batch statistics in training, and in eval when there are no running ones.
         batch_stats = ctx.train or not self.track_running_stats
         shape = _checks.shape_of(input)
         if batch_stats:
             if shape[0] * math.prod(shape[2:]) == 1:
-                raise ValueError(f"{where}: Expected more than 1 value per channel when training "
+                raise ValueError(f"Expected more than 1 value per channel when training "
                                  f"(batch statistics), got input size {_checks.fmt_shape(shape)}")
-        _check_eps(where, self.eps, batch_stats)
+        _check_eps(self.eps, batch_stats)
         weight, bias = ctx.params.get("weight"), ctx.params.get("bias")
         axis_name = self._axis_name()
         if ctx.train and self.track_running_stats:
@@ -281,20 +282,19 @@ class _InstanceNorm(_NormBase):
                          bias=bias)
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
-        ndim = _checks.check_ndim(where, input, (self._no_batch_dim, self._no_batch_dim + 1),
+        _checks.check_floating(None, input)
+        ndim = _checks.check_ndim(None, input, (self._no_batch_dim, self._no_batch_dim + 1),
                                   self._layout)
-        _channel_mismatch(where, input, ndim - self._no_batch_dim, self.num_features,
+        _channel_mismatch(input, ndim - self._no_batch_dim, self.num_features,
                           self._layout, self.affine or self.track_running_stats)
         unbatched = ndim == self._no_batch_dim
         x = input[None] if unbatched else input
         input_stats = ctx.train or not self.track_running_stats
         shape = _checks.shape_of(x)
         if input_stats and all(s == 1 for s in shape[2:]):
-            raise ValueError(f"{where}: Expected more than 1 spatial element when training "
+            raise ValueError(f"Expected more than 1 spatial element when training "
                              f"(instance statistics), got input size {_checks.fmt_shape(shape)}")
-        _check_eps(where, self.eps, input_stats)
+        _check_eps(self.eps, input_stats)
         weight, bias = ctx.params.get("weight"), ctx.params.get("bias")
         if ctx.train and self.track_running_stats:
             # torch passes momentum None as 0 here, and leaves num_batches_tracked alone.
@@ -369,11 +369,11 @@ InstanceNorm3d.__doc__ = _IN_DOC.format(axes="depth, height and width",
                                         name="InstanceNorm3d")
 
 
-def _check_trailing(where: str, input: Any, shape: tuple[int, ...]) -> None:
+def _check_trailing(input: Any, shape: tuple[int, ...]) -> None:
     got = _checks.shape_of(input)
     if len(got) < len(shape) or got[len(got) - len(shape):] != shape:
         trailing = ", ".join(str(s) for s in shape)
-        _checks.fail(where, f"input of shape (*, {trailing}) (trailing dimensions equal to "
+        _checks.fail(None, f"input of shape (*, {trailing}) (trailing dimensions equal to "
                             f"normalized_shape)", input)
 
 
@@ -419,9 +419,8 @@ class LayerNorm(Module):
         return params, {}
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
-        _check_trailing(where, input, self.normalized_shape)
+        _checks.check_floating(None, input)
+        _check_trailing(input, self.normalized_shape)
         return F.layer_norm(input, self.normalized_shape, ctx.params.get("weight"),
                             ctx.params.get("bias"), self.eps)
 
@@ -465,9 +464,8 @@ class RMSNorm(Module):
         return params, {}
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
-        _check_trailing(where, input, self.normalized_shape)
+        _checks.check_floating(None, input)
+        _check_trailing(input, self.normalized_shape)
         return F.rms_norm(input, self.normalized_shape, ctx.params.get("weight"), self.eps)
 
     def extra_repr(self) -> str:
@@ -520,18 +518,17 @@ class GroupNorm(Module):
         return params, {}
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
+        _checks.check_floating(None, input)
         shape = _checks.shape_of(input)
         layout = f"input (N, {self.num_channels}, *) with at least 2 dimensions"
         if len(shape) < 2:
-            _checks.fail(where, layout, input)
+            _checks.fail(None, layout, input)
         if shape[1] % self.num_groups != 0:
-            _checks.fail(where, f"input with a number of channels (dim 1) divisible by "
+            _checks.fail(None, f"input with a number of channels (dim 1) divisible by "
                                 f"num_groups={self.num_groups}", input)
-        _channel_mismatch(where, input, 1, self.num_channels, layout, self.affine)
+        _channel_mismatch(input, 1, self.num_channels, layout, self.affine)
         if shape[0] * shape[1] // self.num_groups * math.prod(shape[2:]) == 1:
-            raise ValueError(f"{where}: Expected more than 1 value per channel when training, got "
+            raise ValueError(f"Expected more than 1 value per channel when training, got "
                              f"input size {_checks.fmt_shape(shape)}")
         return F.group_norm(input, self.num_groups, ctx.params.get("weight"),
                             ctx.params.get("bias"), self.eps)
@@ -576,10 +573,9 @@ class LocalResponseNorm(_LRNConfig):
         super().__init__(size, alpha, beta, k)
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
+        _checks.check_floating(None, input)
         if jnp.ndim(input) < 3:
-            _checks.fail(where, "input (N, C, *) with 3 or more dimensions", input)
+            _checks.fail(None, "input (N, C, *) with 3 or more dimensions", input)
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
 
@@ -607,8 +603,7 @@ class CrossMapLRN2d(_LRNConfig):
         super().__init__(size, alpha, beta, k)
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        _checks.check_floating(where, input)
-        _checks.check_ndim(where, input, (4,), "a 4-D input (N, C, H, W)")
+        _checks.check_floating(None, input)
+        _checks.check_ndim(None, input, (4,), "a 4-D input (N, C, H, W)")
         return _cross_map_lrn2d(jnp.asarray(input), int(self.size), float(self.alpha),
                                 float(self.beta), float(self.k))

@@ -12,7 +12,7 @@ from typing import Any
 import jax
 
 from .. import _checks
-from ..functional._padding import _pad
+from ..functional._padding import pad
 from ._module import Context, Module
 
 __all__ = ["ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
@@ -39,13 +39,12 @@ class _PadNd(Module):
         return None
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
         if self._mode != "constant":
             ranks = (self._spatial + 1, self._spatial + 2)
             names = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)",
                      3: "(C, D, H, W) or (N, C, D, H, W)"}[self._spatial]
-            _checks.check_ndim(where, input, ranks, f"{ranks[0]}D or {ranks[1]}D input {names}")
-        return _pad(where, input, self.padding, self._mode, self._value())
+            _checks.check_ndim(None, input, ranks, f"{ranks[0]}D or {ranks[1]}D input {names}")
+        return pad(input, self.padding, self._mode, self._value())
 
     def extra_repr(self) -> str:
         return f"{self.padding}"

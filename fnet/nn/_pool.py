@@ -18,7 +18,6 @@ from .. import _checks
 from .. import functional as F
 from ..functional import _fractional_pool
 from ..functional._conv import _LAYOUT, _UNBATCHED, _ntuple
-from ._conv import _call
 from ._loss import _to_numpy
 from ._module import Context, Module
 
@@ -37,10 +36,10 @@ class _Pool(Module):
     _nd = 0
     _functional = None
 
-    def _check(self, where: str, input: Any) -> None:
+    def _check(self, input: Any) -> None:
         nd = self._nd
-        _checks.check_floating(where, input)
-        _checks.check_ndim(where, input, (nd + 1, nd + 2),
+        _checks.check_floating(None, input)
+        _checks.check_ndim(None, input, (nd + 1, nd + 2),
                            f"{_LAYOUT[nd]} or unbatched {_UNBATCHED[nd]} input")
 
 
@@ -56,9 +55,8 @@ class _MaxPoolNd(_Pool):
         self.ceil_mode = ceil_mode
 
     def forward(self, ctx: Context, input: jax.Array):
-        where = ctx.where(self)
-        self._check(where, input)
-        return _call(where, type(self)._functional, input, self.kernel_size, self.stride,
+        self._check(input)
+        return type(self)._functional(input, self.kernel_size, self.stride,
                      self.padding, self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
@@ -99,10 +97,9 @@ class MaxPool3d(_MaxPoolNd):
 
 class _AvgPoolNd(_Pool):
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        self._check(where, input)
+        self._check(input)
         extra = () if self._nd == 1 else (self.divisor_override,)
-        return _call(where, type(self)._functional, input, self.kernel_size, self.stride,
+        return type(self)._functional(input, self.kernel_size, self.stride,
                      self.padding, self.ceil_mode, self.count_include_pad, *extra)
 
     def extra_repr(self) -> str:
@@ -169,9 +166,8 @@ class _AdaptiveMaxPoolNd(_Pool):
         self.return_indices = return_indices
 
     def forward(self, ctx: Context, input: jax.Array):
-        where = ctx.where(self)
-        self._check(where, input)
-        return _call(where, type(self)._functional, input, self.output_size, self.return_indices)
+        self._check(input)
+        return type(self)._functional(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -183,9 +179,8 @@ class _AdaptiveAvgPoolNd(_Pool):
         self.output_size = output_size
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        self._check(where, input)
-        return _call(where, type(self)._functional, input, self.output_size)
+        self._check(input)
+        return type(self)._functional(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -256,9 +251,8 @@ class _LPPoolNd(_Pool):
         self.ceil_mode = ceil_mode
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        where = ctx.where(self)
-        self._check(where, input)
-        return _call(where, type(self)._functional, input, self.norm_type, self.kernel_size,
+        self._check(input)
+        return type(self)._functional(input, self.norm_type, self.kernel_size,
                      self.stride, self.ceil_mode)
 
     def extra_repr(self) -> str:
@@ -307,9 +301,8 @@ class _MaxUnpoolNd(_Pool):
 
     def forward(self, ctx: Context, input: jax.Array, indices: jax.Array,
                 output_size: Any = None) -> jax.Array:
-        where = ctx.where(self)
-        self._check(where, input)
-        return _call(where, type(self)._functional, input, indices, self.kernel_size, self.stride,
+        self._check(input)
+        return type(self)._functional(input, indices, self.kernel_size, self.stride,
                      self.padding, output_size)
 
     def extra_repr(self) -> str:
@@ -373,18 +366,17 @@ class _FractionalMaxPoolNd(_Pool):
         return {}, {"_random_samples": jnp.asarray(self._random_samples)}
 
     def forward(self, ctx: Context, input: jax.Array):
-        where = ctx.where(self)
-        self._check(where, input)
+        self._check(input)
         samples = ctx.state.get("_random_samples")
         key = None
         if samples is None:
             if ctx.key is None:
-                raise ValueError(f"{where}: draws random pooling regions in every call (in training "
-                                 f"and evaluation, as torch) and needs a PRNG key: "
-                                 f"model.apply(params, state, x, key=jax.random.key(0)) with a new "
-                                 f"key each call, or construct it with _random_samples")
+                raise ValueError("draws random pooling regions in every call (in training "
+                                 "and evaluation, as torch) and needs a PRNG key: "
+                                 "model.apply(params, state, x, key=jax.random.key(0)) with a new "
+                                 "key each call, or construct it with _random_samples")
             key = ctx.next_key()
-        return _call(where, type(self)._functional, input, self.kernel_size, self.output_size,
+        return type(self)._functional(input, self.kernel_size, self.output_size,
                      self.output_ratio, self.return_indices, samples, key=key)
 
     def _no_direct_call(self) -> str | None:

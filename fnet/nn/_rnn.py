@@ -131,34 +131,34 @@ class _RNNBase(Module):
                                self.dtype or jnp.float32), {}
 
     # -- forward --------------------------------------------------------------------------
-    def _check_state(self, where: str, name: str, value: Any, shape: tuple[int, ...],
+    def _check_state(self, name: str, value: Any, shape: tuple[int, ...],
                      dtype: Any) -> jax.Array:
         if not hasattr(value, "shape"):
             value = jnp.asarray(value)
-        _checks.check_floating(where, value, name)
+        _checks.check_floating(None, value, name)
         if _checks.shape_of(value) != shape:
-            _checks.fail(where, f"{name} of shape {_checks.fmt_shape(shape)}", value)
+            _checks.fail(None, f"{name} of shape {_checks.fmt_shape(shape)}", value)
         if value.dtype != dtype:
-            raise TypeError(f"{where}: expected {name} of dtype {dtype} (the input's), got "
+            raise TypeError(f"expected {name} of dtype {dtype} (the input's), got "
                             f"{value.dtype}")
         return value
 
-    def _lengths_mask(self, where: str, lengths: Any, steps: int, batch: int,
+    def _lengths_mask(self, lengths: Any, steps: int, batch: int,
                       batched: bool) -> jax.Array:
         if not hasattr(lengths, "shape"):
             lengths = np.asarray(lengths)
-        _checks.check_integer(where, lengths, "lengths")
+        _checks.check_integer(None, lengths, "lengths")
         want = (batch,) if batched else ()
         if _checks.shape_of(lengths) != want and not (not batched and _checks.shape_of(lengths) == (1,)):
-            _checks.fail(where, f"lengths of shape {_checks.fmt_shape(want)} (one per sequence)",
+            _checks.fail(None, f"lengths of shape {_checks.fmt_shape(want)} (one per sequence)",
                          lengths)
         if not _checks.is_traced(lengths):
             values = np.asarray(lengths)
             if values.size and values.max() > steps:
-                raise ValueError(f"{where}: lengths must not exceed the sequence length {steps}, "
+                raise ValueError(f"lengths must not exceed the sequence length {steps}, "
                                  f"got a length of {int(values.max())}")
             if values.size and values.min() < 1:
-                raise ValueError(f"{where}: lengths must be at least 1 (torch's "
+                raise ValueError(f"lengths must be at least 1 (torch's "
                                  f"pack_padded_sequence refuses empty sequences), got "
                                  f"{int(values.min())}")
         lengths = jnp.reshape(jnp.asarray(lengths), (batch,))
@@ -166,31 +166,30 @@ class _RNNBase(Module):
 
     def forward(self, ctx: Context, input: jax.Array, hx: Any = None, *,
                 lengths: Any = None) -> tuple[jax.Array, Any]:
-        where = ctx.where(self)
         from .utils import rnn as packing
 
         if isinstance(input, packing.PackedSequence):
             # torch's packed input: the padded batch with lengths=, packed back the same way
             if lengths is not None:
-                raise ValueError(f"{where}: a PackedSequence carries its lengths; do not pass lengths=")
+                raise ValueError("a PackedSequence carries its lengths; do not pass lengths=")
             padded, lens = packing.pad_packed_sequence(input, batch_first=self.batch_first)
             out, h = self.forward(ctx, padded, hx, lengths=lens)
             return packing._pack_like(out, input, self.batch_first), h
         p = ctx.params
         if not hasattr(input, "shape"):
             input = jnp.asarray(input)
-        _checks.check_floating(where, input)
+        _checks.check_floating(None, input)
         layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
         if input.ndim not in (2, 3):
-            _checks.fail(where, f"a 2-D unbatched input (L, H_in) or a 3-D batched input {layout}",
+            _checks.fail(None, f"a 2-D unbatched input (L, H_in) or a 3-D batched input {layout}",
                          input)
         if input.shape[-1] != self.input_size:
             expected = ("(L, {0})" if input.ndim == 2 else layout).replace("H_in", "{0}")
-            _checks.fail(where, "input " + expected.format(self.input_size)
+            _checks.fail(None, "input " + expected.format(self.input_size)
                          + f" (H_in = input_size = {self.input_size})", input)
         dtype = p["weight_ih_l0"].dtype
         if input.dtype != dtype:
-            raise TypeError(f"{where}: input dtype {input.dtype} does not match the parameter "
+            raise TypeError(f"input dtype {input.dtype} does not match the parameter "
                             f"dtype {dtype}; cast the input (x.astype({dtype})) or the parameters")
         batched = input.ndim == 3
         # Internally time-major (T, B, C): the scan runs over the leading axis.
@@ -200,14 +199,13 @@ class _RNNBase(Module):
             x = jnp.swapaxes(input, 0, 1) if self.batch_first else input
         steps, batch = x.shape[0], x.shape[1]
 
-        states = self._initial_states(where, hx, batch, batched, dtype)
-        mask = None if lengths is None else self._lengths_mask(where, lengths, steps, batch, batched)
+        states = self._initial_states(hx, batch, batched, dtype)
+        mask = None if lengths is None else self._lengths_mask(lengths, steps, batch, batched)
 
         mode = self._kernel_mode
         dirs = self._num_directions
-        dropout_key = None
-        if ctx.train and self.dropout > 0 and self.num_layers > 1:
-            dropout_key = ctx.next_key()
+        dropout_key = ctx.dropout_key(self.dropout) if self.num_layers > 1 else None
+        drop = ctx.train and self.dropout > 0
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             weights = []
@@ -223,7 +221,7 @@ class _RNNBase(Module):
                                   None if states[1] is None else states[1][rows], mask)
             h_n.append(h_t)
             c_n.append(c_t)
-            if dropout_key is not None and layer < self.num_layers - 1:
+            if drop and layer < self.num_layers - 1:
                 x = _between_layer_dropout(dropout_key, layer, x, self.dropout)
 
         output = x[:, 0] if not batched else (jnp.swapaxes(x, 0, 1) if self.batch_first else x)
@@ -237,7 +235,7 @@ class _RNNBase(Module):
             c_n = c_n[:, 0]
         return output, (h_n, c_n)
 
-    def _initial_states(self, where: str, hx: Any, batch: int, batched: bool,
+    def _initial_states(self, hx: Any, batch: int, batched: bool,
                         dtype: Any) -> tuple[Any, Any]:
         """``(h_0, c_0)`` as ``(L*D, B, ·)`` arrays (``c_0`` None except for LSTM)."""
         layers = self.num_layers * self._num_directions
@@ -250,14 +248,14 @@ class _RNNBase(Module):
             return h0, c0
         if lstm:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{where}: expected hx = (h_0, c_0), a pair of arrays, got "
+                raise TypeError(f"expected hx = (h_0, c_0), a pair of arrays, got "
                                 f"{type(hx).__name__}")
-            h0 = self._check_state(where, "h_0 (hx[0])", hx[0], h_shape, dtype)
-            c0 = self._check_state(where, "c_0 (hx[1])", hx[1], c_shape, dtype)
+            h0 = self._check_state("h_0 (hx[0])", hx[0], h_shape, dtype)
+            c0 = self._check_state("c_0 (hx[1])", hx[1], c_shape, dtype)
         else:
             if isinstance(hx, (tuple, list)):
-                raise TypeError(f"{where}: expected hx = h_0, one array, got a {type(hx).__name__}")
-            h0 = self._check_state(where, "h_0 (hx)", hx, h_shape, dtype)
+                raise TypeError(f"expected hx = h_0, one array, got a {type(hx).__name__}")
+            h0 = self._check_state("h_0 (hx)", hx, h_shape, dtype)
             c0 = None
         if not batched:
             h0 = h0[:, None]
@@ -281,8 +279,9 @@ class _RNNBase(Module):
         return s
 
 
-def _between_layer_dropout(key: jax.Array, layer: int, x: jax.Array, p: float) -> jax.Array:
-    """Inverted dropout on a layer's output (torch's ``dropout`` argument, training only)."""
+def _between_layer_dropout(key: jax.Array | None, layer: int, x: jax.Array, p: float) -> jax.Array:
+    """Inverted dropout on a layer's output (torch's ``dropout`` argument, training only);
+    ``p == 1`` zeroes it and needs no key."""
     if p >= 1.0:
         return jnp.zeros_like(x)
     keep = dropout_keep_mask(key, layer, x.shape, p)
@@ -457,29 +456,29 @@ class _RNNCellBase(Module):
             shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
         return _uniform_params(shapes, self.hidden_size, key, self.dtype or jnp.float32), {}
 
-    def _check_input(self, where: str, params: dict, input: Any) -> jax.Array:
+    def _check_input(self, params: dict, input: Any) -> jax.Array:
         if not hasattr(input, "shape"):
             input = jnp.asarray(input)
-        _checks.check_floating(where, input)
+        _checks.check_floating(None, input)
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
-            _checks.fail(where, f"input (N, {self.input_size}) or unbatched ({self.input_size},)",
+            _checks.fail(None, f"input (N, {self.input_size}) or unbatched ({self.input_size},)",
                          input)
         dtype = params["weight_ih"].dtype
         if input.dtype != dtype:
-            raise TypeError(f"{where}: input dtype {input.dtype} does not match the parameter "
+            raise TypeError(f"input dtype {input.dtype} does not match the parameter "
                             f"dtype {dtype}")
         return input
 
-    def _check_state(self, where: str, name: str, value: Any, input: jax.Array) -> jax.Array:
+    def _check_state(self, name: str, value: Any, input: jax.Array) -> jax.Array:
         if not hasattr(value, "shape"):
             value = jnp.asarray(value)
-        _checks.check_floating(where, value, name)
+        _checks.check_floating(None, value, name)
         shape = input.shape[:-1] + (self.hidden_size,)
         if _checks.shape_of(value) != shape:
-            _checks.fail(where, f"{name} of shape {_checks.fmt_shape(shape)} to match input "
+            _checks.fail(None, f"{name} of shape {_checks.fmt_shape(shape)} to match input "
                          f"{_checks.fmt_shape(input.shape)}", value)
         if value.dtype != input.dtype:
-            raise TypeError(f"{where}: expected {name} of dtype {input.dtype}, got {value.dtype}")
+            raise TypeError(f"expected {name} of dtype {input.dtype}, got {value.dtype}")
         return value
 
     def _run(self, ctx: Context, input: jax.Array, h: jax.Array, c: jax.Array | None):
@@ -539,10 +538,9 @@ class RNNCell(_RNNCellBase):
         return "rnn_tanh" if self.nonlinearity == "tanh" else "rnn_relu"
 
     def forward(self, ctx: Context, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
-        where = ctx.where(self)
-        input = self._check_input(where, ctx.params, input)
+        input = self._check_input(ctx.params, input)
         h = (jnp.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype) if hx is None
-             else self._check_state(where, "hx", hx, input))
+             else self._check_state("hx", hx, input))
         return self._run(ctx, input, h, None)
 
 
@@ -565,16 +563,15 @@ class LSTMCell(_RNNCellBase):
 
     def forward(self, ctx: Context, input: jax.Array,
                 hx: tuple[jax.Array, jax.Array] | None = None) -> tuple[jax.Array, jax.Array]:
-        where = ctx.where(self)
-        input = self._check_input(where, ctx.params, input)
+        input = self._check_input(ctx.params, input)
         if hx is None:
             h = c = jnp.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype)
         else:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{where}: expected hx = (h, c), a pair of arrays, got "
+                raise TypeError(f"expected hx = (h, c), a pair of arrays, got "
                                 f"{type(hx).__name__}")
-            h = self._check_state(where, "hx[0]", hx[0], input)
-            c = self._check_state(where, "hx[1]", hx[1], input)
+            h = self._check_state("hx[0]", hx[0], input)
+            c = self._check_state("hx[1]", hx[1], input)
         return self._run(ctx, input, h, c)
 
 
@@ -596,8 +593,7 @@ class GRUCell(_RNNCellBase):
     _chunks = 3
 
     def forward(self, ctx: Context, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
-        where = ctx.where(self)
-        input = self._check_input(where, ctx.params, input)
+        input = self._check_input(ctx.params, input)
         h = (jnp.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype) if hx is None
-             else self._check_state(where, "hx", hx, input))
+             else self._check_state("hx", hx, input))
         return self._run(ctx, input, h, None)

@@ -319,14 +319,13 @@ class Transformer(Module):
                 tgt_key_padding_mask: jax.Array | None = None,
                 memory_key_padding_mask: jax.Array | None = None, src_is_causal: bool | None = None,
                 tgt_is_causal: bool | None = None, memory_is_causal: bool = False) -> jax.Array:
-        where = ctx.where(self)
         is_batched = jnp.ndim(src) == 3
         batch_axis = 0 if self.batch_first else 1
         if is_batched and (jnp.ndim(tgt) != 3 or jnp.shape(src)[batch_axis] != jnp.shape(tgt)[batch_axis]):
-            raise ValueError(f"{where}: the batch number of src and tgt must be equal, got src "
+            raise ValueError(f"the batch number of src and tgt must be equal, got src "
                              f"{_checks.fmt_shape(jnp.shape(src))} and tgt {_checks.fmt_shape(jnp.shape(tgt))}")
         if jnp.shape(src)[-1] != self.d_model or jnp.shape(tgt)[-1] != self.d_model:
-            raise ValueError(f"{where}: the feature number of src and tgt must be equal to d_model="
+            raise ValueError(f"the feature number of src and tgt must be equal to d_model="
                              f"{self.d_model}, got src {_checks.fmt_shape(jnp.shape(src))} and tgt "
                              f"{_checks.fmt_shape(jnp.shape(tgt))}")
         memory = self.encoder(ctx, src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,

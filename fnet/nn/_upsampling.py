@@ -7,7 +7,7 @@ from typing import Any
 
 import jax
 
-from ..functional._upsampling import _channel_shuffle, _interpolate, _pixel_shuffle, _pixel_unshuffle
+from ..functional._upsampling import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 from ._module import Context, Module
 
 __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
@@ -44,8 +44,8 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _interpolate(ctx.where(self), input, self.size, self.scale_factor, self.mode,
-                            self.align_corners, self.recompute_scale_factor)
+        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                           self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
         if self.scale_factor is not None:
@@ -86,7 +86,7 @@ class PixelShuffle(Module):
         self.upscale_factor = upscale_factor
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _pixel_shuffle(ctx.where(self), input, self.upscale_factor)
+        return pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self) -> str:
         return f"upscale_factor={self.upscale_factor}"
@@ -103,7 +103,7 @@ class PixelUnshuffle(Module):
         self.downscale_factor = downscale_factor
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _pixel_unshuffle(ctx.where(self), input, self.downscale_factor)
+        return pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
@@ -123,7 +123,7 @@ class ChannelShuffle(Module):
         self.groups = groups
 
     def forward(self, ctx: Context, input: jax.Array) -> jax.Array:
-        return _channel_shuffle(ctx.where(self), input, self.groups)
+        return channel_shuffle(input, self.groups)
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}"
