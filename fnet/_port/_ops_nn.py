@@ -198,8 +198,8 @@ def safe_softmax(self, dim, dtype=None):
 def scaled_dot_product_attention(run, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                                  scale=None, enable_gqa=False):
     dropout_key = run.key() if dropout_p > 0 else None
-    return F.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale,
-                                          enable_gqa, dropout_key=dropout_key)
+    return F.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale=scale,
+                                          enable_gqa=enable_gqa, dropout_key=dropout_key)
 
 
 # -- dropout ------------------------------------------------------------------------------
