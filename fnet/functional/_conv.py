@@ -49,10 +49,6 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 _PATCH_MAX_KERNEL = 64
 # ... on chunks of images whose patch matrix is about this size (it stays in cache).
 _PATCH_CHUNK_BYTES = 2 ** 20
-# From this many input channels per group, the forward pass and the input gradient use
-# XLA's channels-last convolution (which XLA:CPU hands to YNNPACK) and only the weight
-# gradient keeps the patch-matrix product.
-_NATIVE_MIN_CHANNELS = 16
 
 _SPATIAL = {1: "H", 2: "HW", 3: "DHW"}
 _LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -129,18 +125,6 @@ def _native_conv(x, w, stride, pads, dilation, groups):
                                     dimension_numbers=_dimension_numbers(len(stride)))
 
 
-def _channels_last_conv(x, w, stride, pads, dilation, groups):
-    """XLA's convolution computed channels-last (``N*SC``, ``*SIO``) on torch-layout operands."""
-    nd = len(stride)
-    sp = _SPATIAL[nd]
-    to_last = (0,) + tuple(range(2, nd + 2)) + (1,)
-    y = lax.conv_general_dilated(jnp.transpose(x, to_last), jnp.transpose(w, tuple(range(2, nd + 2)) + (1, 0)),
-                                 window_strides=stride, padding=pads, rhs_dilation=dilation,
-                                 feature_group_count=groups,
-                                 dimension_numbers=("N" + sp + "C", sp + "IO", "N" + sp + "C"))
-    return jnp.transpose(y, (0, nd + 1) + tuple(range(1, nd + 1)))
-
-
 def _patches(x, kernel, stride, dilation, pads):
     """The patch matrix of a few images: ``(N, C, *S) -> (C * prod(kernel), N * prod(out))``.
 
@@ -209,16 +193,14 @@ def _scan_chunks(fn, chunk, *arrays):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _patch_conv(x, w, config):
-    kernel, stride, pads, dilation, groups, chunk, native = config
-    if native:
-        return _channels_last_conv(x, w, stride, pads, dilation, groups)
+    kernel, stride, pads, dilation, groups, chunk = config
     wmat = _grouped(w, groups)
     return _scan_chunks(lambda xc: _chunk_conv(xc, wmat, kernel, stride, dilation, pads, groups),
                         chunk, x)
 
 
 def _patch_conv_jvp(config, primals, tangents):
-    kernel, stride, pads, dilation, groups, chunk, native = config
+    kernel, stride, pads, dilation, groups, chunk = config
     x, w = primals
     dx, dw = tangents
     y = _patch_conv(x, w, config)
@@ -227,13 +209,6 @@ def _patch_conv_jvp(config, primals, tangents):
     if not (has_x or has_w):
         return y, jnp.zeros_like(y)
     dwmat = _grouped(dw, groups) if has_w else None
-    if native:
-        t = _channels_last_conv(dx, w, stride, pads, dilation, groups) if has_x else None
-        if has_w:
-            tw = _scan_chunks(jax.checkpoint(lambda xc: _chunk_conv(xc, dwmat, kernel, stride, dilation, pads,
-                                                                    groups)), chunk, x)
-            t = tw if t is None else t + tw
-        return y, t
     # The barrier keeps XLA from folding the transpose back into the product.
     wmat_t = lax.optimization_barrier(jnp.swapaxes(_grouped(w, groups), 1, 2)) if has_x else None
 
@@ -271,7 +246,7 @@ def _conv_lowered(x, w, stride, pads, dilation, groups):
            for i, (lo, hi) in enumerate(pads)]
     per_image = x.shape[1] * math.prod(kernel) * math.prod(out) * jnp.dtype(x.dtype).itemsize
     config = (kernel, tuple(stride), tuple(pads), tuple(dilation), groups,
-              _chunk_size(x.shape[0], per_image), x.shape[1] // groups >= _NATIVE_MIN_CHANNELS)
+              _chunk_size(x.shape[0], per_image))
     return lax.platform_dependent(x, w, cpu=lambda a, b: _patch_conv(a, b, config), default=native)
 
 
