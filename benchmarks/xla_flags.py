@@ -2,7 +2,7 @@
 
     python benchmarks/xla_flags.py                                  # default candidates, every CPU model
     python benchmarks/xla_flags.py --models cnn lstm --rounds 3
-    python benchmarks/xla_flags.py --settings "" "--xla_cpu_experimental_ynn_fusion_type=dot"
+    python benchmarks/xla_flags.py --settings "" xla_cpu_experimental_ynn_fusion_type=-reduce
 
 XLA reads its flags once per process, so every setting runs in its own process (the
 model's step is built, compiled and timed there). The settings take turns, round after
@@ -30,21 +30,21 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 YNN = "--xla_cpu_experimental_ynn_fusion_type="
 XNN = "--xla_cpu_experimental_xnn_fusion_type="
-CANDIDATES = [
-    "",
-    "--xla_cpu_use_xnnpack=true",
-    YNN + "dot",
+CANDIDATES = [  # jaxlib 0.10.2's default YNN list fuses dots (with their element-wise epilogue and
+    "",          # reductions), reductions and NHWC convolutions; "=" with nothing turns YNN off
+    YNN,
+    YNN + "-reduce",
+    YNN + "-individual_convolution",
     YNN + "individual_dot",
-    YNN + "eltwise",
-    YNN + "reduce",
-    YNN + "dot,eltwise,reduce",
-    YNN + "individual_dot,individual_convolution",
-    "--xla_cpu_use_xnnpack=true " + XNN + "dot,eltwise,reduce",
-    "--xla_cpu_use_xnnpack=true --xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY",
-    "--xla_cpu_use_onednn=true",
+    "--xla_cpu_use_xnnpack=true",
 ]
 DEFAULT_MODELS = ["mlp", "lenet", "cnn", "lstm", "transformer", "bert-small"]
-FUSION_MARKERS = ("__ynn_fusion", "__xnn_fusion", "__onednn", "xnn_fusion", "ynn_fusion")
+FUSION_MARKERS = ("__ynn_fusion", "__xnn_fusion", "__onednn")
+
+
+def _flags(setting: str) -> str:
+    """``"a=1 b=2"`` -> ``"--a=1 --b=2"`` (argparse cannot take values that start with ``--``)."""
+    return " ".join(f if f.startswith("--") else "--" + f for f in setting.split())
 
 
 def child(models: list[str], repeats: int, hlo: bool) -> dict:
@@ -107,23 +107,25 @@ def table(settings: list[str], models: list[str], runs: dict) -> str:
             ms = statistics.median(r["ms"] for r in ok)
             cell = f"{ms:.1f}"
             if s != settings[0]:
-                # per-round ratios against the baseline run of the same round
-                ratios = [a[m]["ms"] / b[m]["ms"] for a, b in zip(runs[s], base) if m in a and m in b]
-                if ratios:
-                    cell += f" ({statistics.median(ratios):.2f}, {min(ratios):.2f}-{max(ratios):.2f})"
+                # per-round ratios against the baseline run of the same round, wall-clock and CPU time
+                for field in ("ms", "cpu_ms"):
+                    ratios = [a[m][field] / b[m][field] for a, b in zip(runs[s], base) if m in a and m in b]
+                    if ratios:
+                        cell += (f" {'wall' if field == 'ms' else 'cpu'} {statistics.median(ratios):.2f}"
+                                 f" ({min(ratios):.2f}-{max(ratios):.2f})")
             fusions = ok[0].get("fusions")
-            if fusions:
-                cell += " [" + ", ".join(f"{k.strip('_')} {v}" for k, v in fusions.items()) + "]"
+            if fusions is not None:
+                cell += " [" + (", ".join(f"{k.strip('_')} {v}" for k, v in fusions.items()) or "no library fusion") + "]"
             cells.append(cell)
-        lines.append(f"| `{s or '(none)'}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{s or '(no flags)'}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", default=DEFAULT_MODELS)
-    parser.add_argument("--settings", nargs="*", default=None, help="XLA_FLAGS strings; the first is the "
-                        "baseline the ratios are taken against (default: no flags, then the candidates)")
+    parser.add_argument("--settings", nargs="*", default=None, help="XLA_FLAGS strings, leading '--' optional; the "
+                        "first is the baseline the ratios are taken against (default: no flags, then the candidates)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per model (at most its REPEATS)")
     parser.add_argument("--hlo", action="store_true", help="count library fusions in the compiled step")
@@ -134,7 +136,7 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(args.models, args.repeats, args.hlo)))
         return 0
-    settings = CANDIDATES if args.settings is None else args.settings
+    settings = CANDIDATES if args.settings is None else [_flags(s) for s in args.settings]
     runs: dict[str, list[dict]] = {s: [] for s in settings}
     for r in range(args.rounds):
         for s in settings:
@@ -144,8 +146,8 @@ def main(argv=None) -> int:
             print(f"round {r + 1} `{s or '(none)'}`: {summary}", flush=True)
     text = table(settings, args.models, runs)
     print()
-    print("fnet training step, median ms over rounds (ratio to no flags: median and range of the per-round "
-          "ratios)")
+    print("fnet training step, median ms over rounds; against the first setting: median (and range) of the "
+          "per-round ratios by wall-clock and by process CPU time")
     print(text)
     if args.json_path:
         with open(args.json_path, "w") as handle:
