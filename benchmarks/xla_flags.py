@@ -130,11 +130,17 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per model (at most its REPEATS)")
     parser.add_argument("--hlo", action="store_true", help="count library fusions in the compiled step")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per process")
-    parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--json", dest="json_path", help="write every measurement here (after each process)")
+    parser.add_argument("--render", metavar="JSON", help="only print the table of a saved (or interrupted) sweep")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.models, args.repeats, args.hlo)))
+        return 0
+    if args.render:
+        with open(args.render) as handle:
+            saved = json.load(handle)
+        print(table(saved["settings"], saved["models"], saved["runs"]))
         return 0
     settings = CANDIDATES if args.settings is None else [_flags(s) for s in args.settings]
     runs: dict[str, list[dict]] = {s: [] for s in settings}
@@ -144,14 +150,13 @@ def main(argv=None) -> int:
             runs[s].append(result)
             summary = result.get("error") or ", ".join(f"{m} {v['ms']:.1f}" for m, v in result.items())
             print(f"round {r + 1} `{s or '(none)'}`: {summary}", flush=True)
-    text = table(settings, args.models, runs)
+            if args.json_path:  # after every process, so that an interrupted sweep keeps what it measured
+                with open(args.json_path, "w") as handle:
+                    json.dump({"settings": settings, "models": args.models, "runs": runs}, handle, indent=1)
     print()
     print("fnet training step, median ms over rounds; against the first setting: median (and range) of the "
           "per-round ratios by wall-clock and by process CPU time")
-    print(text)
-    if args.json_path:
-        with open(args.json_path, "w") as handle:
-            json.dump({"settings": settings, "models": args.models, "runs": runs}, handle, indent=1)
+    print(table(settings, args.models, runs))
     return 0
 
 
