@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
-import json
 import math
 import os
 import platform
@@ -33,7 +32,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
 from _harness import BudgetExceeded, block, measure, median, start  # noqa: E402
-from run import MODELS, _commit, _cores, _cpu_name, _error, _pick_torch_threads  # noqa: E402
+from run import MODELS, _commit, _cores, _cpu_name, _error, _pick_torch_threads, save_results  # noqa: E402
 
 DEFAULT_MODELS = ["mlp", "lenet", "cnn", "lstm", "transformer", "bert-small"]
 FRAMEWORKS = ["fnet", "torch.no_grad", "torch.inference_mode", "torch.compile"]
@@ -188,13 +187,9 @@ def main(argv=None) -> int:
     table = markdown(rows, meta)
     print()
     print(table)
-    json_path = args.json_path or os.path.join(HERE, "results", "inference_cpu.json")
-    md_path = args.md_path or os.path.join(HERE, "results", "inference_cpu.md")
-    with open(json_path, "w") as handle:
-        json.dump({**meta, "results": rows}, handle, indent=1)
-    with open(md_path, "w") as handle:
-        handle.write(table + "\n")
-    print(f"\nwrote {md_path} and {json_path}")
+    save_results(table, {**meta, "results": rows},
+                 args.json_path or os.path.join(HERE, "results", "inference_cpu.json"),
+                 args.md_path or os.path.join(HERE, "results", "inference_cpu.md"))
     return 0
 
 

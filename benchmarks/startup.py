@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.cache)))
         return 0
-    from run import _commit, _cores, _cpu_name
+    from run import _commit, _cores, _cpu_name, save_results
 
     load_start = os.getloadavg()
     rows: dict[str, dict[str, list[dict]]] = {m: {p: [] for p in PHASES} for m in args.models}
@@ -136,13 +136,9 @@ def main(argv=None) -> int:
     table = markdown(rows, meta)
     print()
     print(table)
-    json_path = args.json_path or os.path.join(HERE, "results", "startup_cpu.json")
-    md_path = args.md_path or os.path.join(HERE, "results", "startup_cpu.md")
-    with open(json_path, "w") as handle:
-        json.dump({**meta, "results": rows}, handle, indent=1)
-    with open(md_path, "w") as handle:
-        handle.write(table + "\n")
-    print(f"\nwrote {md_path} and {json_path}")
+    save_results(table, {**meta, "results": rows},
+                 args.json_path or os.path.join(HERE, "results", "startup_cpu.json"),
+                 args.md_path or os.path.join(HERE, "results", "startup_cpu.md"))
     return 0
 
 
