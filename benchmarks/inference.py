@@ -185,8 +185,6 @@ def main(argv=None) -> int:
             "command": "python benchmarks/inference.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": _commit()}
     table = markdown(rows, meta)
-    print()
-    print(table)
     save_results(table, {**meta, "results": rows},
                  args.json_path or os.path.join(HERE, "results", "inference_cpu.json"),
                  args.md_path or os.path.join(HERE, "results", "inference_cpu.md"))

@@ -286,8 +286,6 @@ def main(argv=None) -> int:
             "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": _commit()}
     table = markdown(results, meta)
-    print()
-    print(table)
     kind = "gpu" if on_gpu else "cpu"
     save_results(table, {**meta, "results": results}, args.json_path or os.path.join(HERE, "results", f"{kind}.json"),
                  args.md_path or os.path.join(HERE, "results", f"{kind}.md"))
@@ -295,7 +293,9 @@ def main(argv=None) -> int:
 
 
 def save_results(table: str, record: dict, json_path: str, md_path: str) -> None:
-    """Writes a run's markdown table and its raw record (JSON), creating the folders."""
+    """Prints a run's markdown table and writes it and its raw record (JSON), creating the folders."""
+    print()
+    print(table)
     for path in (json_path, md_path):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(json_path, "w") as handle:
