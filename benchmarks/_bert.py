@@ -47,18 +47,24 @@ class Config:
                     attention_probs_dropout_prob=self.dropout, layer_norm_eps=self.eps)
 
 
-def data(c: Config):
+def data(c: Config, batch: int | None = None):
     rng = np.random.default_rng(0)
-    ids = rng.integers(1, c.vocab, (c.batch, c.seq)).astype(np.int32)
-    labels = rng.integers(0, c.labels, c.batch).astype(np.int32)
+    batch = batch or c.batch
+    ids = rng.integers(1, c.vocab, (batch, c.seq)).astype(np.int32)
+    labels = rng.integers(0, c.labels, batch).astype(np.int32)
     return ids, labels
+
+
+def fnet_model(c: Config):
+    from fnet.models.bert import BertConfig, BertForSequenceClassification
+
+    return BertForSequenceClassification(BertConfig(**c.hf_kwargs()))
 
 
 def fnet_runner(c: Config):
     from fnet import optim
-    from fnet.models.bert import BertConfig, BertForSequenceClassification
 
-    model = BertForSequenceClassification(BertConfig(**c.hf_kwargs()))
+    model = fnet_model(c)
 
     def compute_loss(model, params, state, batch, train, key):
         ids, labels = batch
@@ -70,19 +76,17 @@ def fnet_runner(c: Config):
 
 
 def torch_model(c: Config):
-    """``transformers.BertForSequenceClassification`` of this size (random weights)."""
+    """``transformers.BertForSequenceClassification`` of this size (random weights, seed 0)."""
+    import torch
     import transformers
 
     transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
     return transformers.BertForSequenceClassification(transformers.BertConfig(**c.hf_kwargs()))
 
 
 def torch_runner(c: Config, compile=False, device="cpu"):
-    import torch
-
-    torch.manual_seed(0)
-    model = torch_model(c)
-    return torch_loop(model, data(c), "adamw", LR, compile=compile, device=device, weight_decay=WEIGHT_DECAY,
+    return torch_loop(torch_model(c), data(c), "adamw", LR, compile=compile, device=device, weight_decay=WEIGHT_DECAY,
                       compute=lambda model, ids, labels: model(input_ids=ids, labels=labels).loss)
 
 
@@ -271,3 +275,8 @@ def runners(c: Config):
     """The five runners for one config, as a model module exports them (``_bert_small.py``)."""
     return tuple(functools.partial(f, c)
                  for f in (fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner))
+
+
+def models(c: Config):
+    """``(fnet_model, torch_model, data)`` for ``inference.py``."""
+    return functools.partial(fnet_model, c), functools.partial(torch_model, c), functools.partial(data, c)

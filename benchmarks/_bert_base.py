@@ -10,3 +10,4 @@ NAME = "BERT-base, T=128, batch 32"
 REPEATS = 20
 
 fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner = _bert.runners(CONFIG)
+fnet_model, torch_model, data = _bert.models(CONFIG)

@@ -13,3 +13,4 @@ NOTES = ("Same flops in fnet and plain JAX (XLA cost analysis). PyTorch's edge o
 REPEATS = 4
 
 fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner = _bert.runners(CONFIG)
+fnet_model, torch_model, data = _bert.models(CONFIG)

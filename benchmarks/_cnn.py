@@ -15,3 +15,4 @@ SPEC = [("conv", 3, 32, 3, 1), ("relu",), ("pool",), ("conv", 32, 64, 3, 1), ("r
         ("flatten",), ("linear", 4096, 128), ("relu",), ("linear", 128, 10)]
 
 fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner = _convnet.runners(SPEC, BATCH, IMAGE)
+fnet_model, torch_model, data = _convnet.models(SPEC, BATCH, IMAGE)

@@ -24,9 +24,8 @@ def data(spec, batch: int, image: tuple[int, int, int]):
     return classification_data((batch, *image), classes)
 
 
-def fnet_runner(spec, batch, image):
-    import fnet.functional as F
-    from fnet import nn, optim
+def fnet_model(spec):
+    from fnet import nn
 
     layers = []
     for kind, *args in spec:
@@ -41,8 +40,14 @@ def fnet_runner(spec, batch, image):
             layers.append(nn.Flatten())
         elif kind == "linear":
             layers.append(nn.Linear(*args))
-    model = nn.Sequential(*layers)
-    return fnet_loop(model, data(spec, batch, image), optim.Adam(lr=LR), F.cross_entropy)
+    return nn.Sequential(*layers)
+
+
+def fnet_runner(spec, batch, image):
+    import fnet.functional as F
+    from fnet import optim
+
+    return fnet_loop(fnet_model(spec), data(spec, batch, image), optim.Adam(lr=LR), F.cross_entropy)
 
 
 def jax_runner(spec, batch, image):
@@ -82,7 +87,7 @@ def jax_runner(spec, batch, image):
 
 
 def torch_model(spec):
-    """The spec as a ``torch.nn.Sequential`` (torch's default initialisation)."""
+    """The spec as a ``torch.nn.Sequential`` (torch's default initialisation, seed 0)."""
     import torch
 
     layers = []
@@ -98,15 +103,12 @@ def torch_model(spec):
             layers.append(torch.nn.Flatten())
         elif kind == "linear":
             layers.append(torch.nn.Linear(*args))
+    torch.manual_seed(0)
     return torch.nn.Sequential(*layers)
 
 
 def torch_runner(spec, batch, image, compile=False, device="cpu"):
-    import torch
-
-    torch.manual_seed(0)
-    model = torch_model(spec)
-    return torch_loop(model, data(spec, batch, image), "adam", LR, compile=compile, device=device)
+    return torch_loop(torch_model(spec), data(spec, batch, image), "adam", LR, compile=compile, device=device)
 
 
 def flax_runner(spec, batch, image):
@@ -160,3 +162,10 @@ def runners(spec, batch, image):
     """The five runners for one network, as a model module exports them (``_lenet.py``)."""
     return tuple(functools.partial(f, spec, batch, image)
                  for f in (fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner))
+
+
+def models(spec, batch, image):
+    """``(fnet_model, torch_model, data)`` for ``inference.py``: builders without arguments and
+    ``data(batch) -> (x, y)``."""
+    return (functools.partial(fnet_model, spec), functools.partial(torch_model, spec),
+            lambda n=batch: data(spec, n, image))

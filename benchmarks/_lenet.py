@@ -16,3 +16,4 @@ SPEC = [("conv", 3, 6, 5, 0), ("relu",), ("pool",), ("conv", 6, 16, 5, 0), ("rel
         ("flatten",), ("linear", 400, 120), ("relu",), ("linear", 120, 84), ("relu",), ("linear", 84, 10)]
 
 fnet_runner, jax_runner, torch_runner, flax_runner, equinox_runner = _convnet.runners(SPEC, BATCH, IMAGE)
+fnet_model, torch_model, data = _convnet.models(SPEC, BATCH, IMAGE)

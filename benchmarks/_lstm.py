@@ -15,13 +15,12 @@ BATCH, STEPS, INPUT, HIDDEN, LAYERS, CLASSES = 64, 50, 100, 256, 2, 10
 LR = 1e-3
 
 
-def data():
-    return classification_data((BATCH, STEPS, INPUT), CLASSES)
+def data(batch: int = BATCH):
+    return classification_data((batch, STEPS, INPUT), CLASSES)
 
 
-def fnet_runner():
-    import fnet.functional as F
-    from fnet import nn, optim
+def fnet_model():
+    from fnet import nn
 
     class Net(nn.Module):
         def __init__(self):
@@ -33,7 +32,14 @@ def fnet_runner():
             out, _ = self.lstm(ctx, x)
             return self.fc(ctx, out[:, -1])
 
-    return fnet_loop(Net(), data(), optim.Adam(lr=LR), F.cross_entropy)
+    return Net()
+
+
+def fnet_runner():
+    import fnet.functional as F
+    from fnet import optim
+
+    return fnet_loop(fnet_model(), data(), optim.Adam(lr=LR), F.cross_entropy)
 
 
 def jax_runner():
@@ -80,7 +86,7 @@ def jax_runner():
 
 
 def torch_model():
-    """The classifier as a ``torch.nn.Module`` (torch's default initialisation)."""
+    """The classifier as a ``torch.nn.Module`` (torch's default initialisation, seed 0)."""
     import torch
 
     class Net(torch.nn.Module):
@@ -93,13 +99,11 @@ def torch_model():
             out, _ = self.lstm(x)
             return self.fc(out[:, -1])
 
+    torch.manual_seed(0)
     return Net()
 
 
 def torch_runner(compile=False, device="cpu"):
-    import torch
-
-    torch.manual_seed(0)
     return torch_loop(torch_model(), data(), "adam", LR, compile=compile, device=device)
 
 

@@ -15,16 +15,21 @@ SIZES = (784, 512, 512, 10)
 LR = 1e-3
 
 
-def data():
-    return classification_data((BATCH, SIZES[0]), SIZES[-1])
+def data(batch: int = BATCH):
+    return classification_data((batch, SIZES[0]), SIZES[-1])
+
+
+def fnet_model():
+    from fnet import nn
+
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
 
 
 def fnet_runner():
     import fnet.functional as F
-    from fnet import nn, optim
+    from fnet import optim
 
-    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
-    return fnet_loop(model, data(), optim.Adam(lr=LR), F.cross_entropy)
+    return fnet_loop(fnet_model(), data(), optim.Adam(lr=LR), F.cross_entropy)
 
 
 def jax_runner():
@@ -45,13 +50,16 @@ def jax_runner():
     return jax_loop(loss_fn, params, optax.adam(LR), data())
 
 
-def torch_runner(compile=False, device="cpu"):
+def torch_model():
     import torch
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
-                                torch.nn.ReLU(), torch.nn.Linear(512, 10))
-    return torch_loop(model, data(), "adam", LR, compile=compile, device=device)
+    return torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                               torch.nn.ReLU(), torch.nn.Linear(512, 10))
+
+
+def torch_runner(compile=False, device="cpu"):
+    return torch_loop(torch_model(), data(), "adam", LR, compile=compile, device=device)
 
 
 def flax_runner():

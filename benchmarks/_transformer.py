@@ -19,13 +19,12 @@ EPS = 1e-5
 LR = 1e-3
 
 
-def data():
-    return classification_data((BATCH, SEQ, D), CLASSES)
+def data(batch: int = BATCH):
+    return classification_data((batch, SEQ, D), CLASSES)
 
 
-def fnet_runner():
-    import fnet.functional as F
-    from fnet import nn, optim
+def fnet_model():
+    from fnet import nn
 
     class Net(nn.Module):
         def __init__(self):
@@ -37,7 +36,14 @@ def fnet_runner():
         def forward(self, ctx, x):
             return self.fc(ctx, self.encoder(ctx, x).mean(axis=1))
 
-    return fnet_loop(Net(), data(), optim.Adam(lr=LR), F.cross_entropy)
+    return Net()
+
+
+def fnet_runner():
+    import fnet.functional as F
+    from fnet import optim
+
+    return fnet_loop(fnet_model(), data(), optim.Adam(lr=LR), F.cross_entropy)
 
 
 def jax_runner():
@@ -85,7 +91,7 @@ def jax_runner():
     return jax_loop(loss_fn, params, optax.adam(LR), data())
 
 
-def torch_runner(compile=False, device="cpu"):
+def torch_model():
     import torch
 
     class Net(torch.nn.Module):
@@ -99,7 +105,11 @@ def torch_runner(compile=False, device="cpu"):
             return self.fc(self.encoder(x).mean(dim=1))
 
     torch.manual_seed(0)
-    return torch_loop(Net(), data(), "adam", LR, compile=compile, device=device)
+    return Net()
+
+
+def torch_runner(compile=False, device="cpu"):
+    return torch_loop(torch_model(), data(), "adam", LR, compile=compile, device=device)
 
 
 def flax_runner():

@@ -286,19 +286,24 @@ def main(argv=None) -> int:
             "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": _commit()}
     table = markdown(results, meta)
+    kind = "gpu" if on_gpu else "cpu"
+    save_results(table, {**meta, "results": results}, args.json_path or os.path.join(HERE, "results", f"{kind}.json"),
+                 args.md_path or os.path.join(HERE, "results", f"{kind}.md"))
+    return 0
+
+
+def save_results(table: str, record: dict, json_path: str, md_path: str) -> None:
+    """Prints a run's markdown table and writes it and its raw record (JSON), creating the folders."""
     print()
     print(table)
-    kind = "gpu" if on_gpu else "cpu"
-    json_path = args.json_path or os.path.join(HERE, "results", f"{kind}.json")
-    md_path = args.md_path or os.path.join(HERE, "results", f"{kind}.md")
     for path in (json_path, md_path):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(json_path, "w") as handle:
-        json.dump({**meta, "results": results}, handle, indent=1)
+        json.dump(record, handle, indent=1)
     with open(md_path, "w") as handle:
         handle.write(table + "\n")
-    print(f"\nwrote {md_path} and {json_path} ({meta['seconds']:.0f} s)")
-    return 0
+    seconds = f" ({record['seconds']:.0f} s)" if "seconds" in record else ""
+    print(f"\nwrote {md_path} and {json_path}{seconds}")
 
 
 def _render(json_path: str, md_path: str | None) -> int:

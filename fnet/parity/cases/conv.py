@@ -73,6 +73,21 @@ for _k in [dict(padding=2), dict(stride=2, dilation=2, padding=3, groups=2, bias
     module_case(f"nn.Conv2d[4->8,k=5,chunked{_sep(_k)}]", "conv", _mod("Conv2d", 4, 8, 5, **_k),
                 _randn(6, 4, 48, 48), covers=["nn.Conv2d"], tol=BIG_SUM_TOL, note=BIG_SUM_NOTE)
 
+# Wider layers (16-32 input channels per group, as in the benchmark CNN) through the CPU
+# lowering, in 1, 2 and 3 dimensions.
+_WIDE = [
+    ("Conv2d", 3, dict(padding=1), (4, 16, 9, 8)),
+    ("Conv2d", 3, dict(stride=2, dilation=2, padding=2, groups=2, bias=False), (3, 32, 11, 10)),
+    ("Conv2d", (2, 3), dict(padding="same", padding_mode="reflect"), (2, 16, 6, 7)),
+    ("Conv1d", 3, dict(stride=2, padding=1), (3, 16, 13)),
+    ("Conv3d", 3, dict(padding=(1, 0, 1)), (2, 16, 4, 5, 5)),
+]
+for _cls, _ks, _k, _shape in _WIDE:
+    module_case(f"nn.{_cls}[{_shape[1]}->8,k={_ks},wide{_sep(_k)}]", "conv",
+                _mod(_cls, _shape[1], 8, _ks, **_k), _randn(*_shape), covers=[f"nn.{_cls}"])
+module_case("nn.Conv2d[unbatched,16->4,k=3,wide]", "conv", _mod("Conv2d", 16, 4, 3, padding=1),
+            _randn(16, 6, 5), covers=["nn.Conv2d"])
+
 # Depthwise (groups == C_in, multiplier 2) and unbatched inputs.
 module_case("nn.Conv2d[depthwise 4->8,k=3,groups=4]", "conv", _mod("Conv2d", 4, 8, 3, groups=4, padding=1),
             _randn(2, 4, 6, 6), covers=["nn.Conv2d"])
