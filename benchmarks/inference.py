@@ -17,7 +17,6 @@ runs at the faster of all cores and one thread (chosen on the eager runner, show
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib
 import math
 import os
@@ -32,7 +31,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
 from _harness import BudgetExceeded, block, measure, median, start  # noqa: E402
-from run import MODELS, _commit, _cores, _cpu_name, _error, _pick_torch_threads, save_results  # noqa: E402
+from run import MODELS, _cores, _cpu_name, _error, _pick_torch_threads, run_record, save_results  # noqa: E402
 
 DEFAULT_MODELS = ["mlp", "lenet", "cnn", "lstm", "transformer", "bert-small"]
 FRAMEWORKS = ["fnet", "torch.no_grad", "torch.inference_mode", "torch.compile"]
@@ -179,11 +178,8 @@ def main(argv=None) -> int:
         print(f"{row['model']} batch {batch} ({row['seconds']:.0f} s): "
               + ", ".join(f"{f} {t:.2f} ms" for f, t in row["ms"].items())
               + (f" [{row['notes']}]" if row["notes"] else ""), flush=True)
-    meta = {"device": device, "versions": versions, "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "load_average_start": load_start, "load_average_end": os.getloadavg(), "cpu_count": _cores(),
-            "seconds": time.perf_counter() - t_start,
-            "command": "python benchmarks/inference.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "commit": _commit()}
+    meta = run_record("inference.py", argv, load_start, device=device, versions=versions, cpu_count=_cores(),
+                      seconds=time.perf_counter() - t_start)
     table = markdown(rows, meta)
     save_results(table, {**meta, "results": rows},
                  args.json_path or os.path.join(HERE, "results", "inference_cpu.json"),

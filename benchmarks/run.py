@@ -29,6 +29,7 @@ import os
 import platform
 import sys
 import time
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -279,17 +280,23 @@ def main(argv=None) -> int:
         results.append(row)
         print(_row_text(row), flush=True)
 
-    meta = {"device": device, "versions": versions, "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "load_average_start": load_start,
-            "load_average_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "cpu_count": _cores(), "seconds": time.perf_counter() - t_start,
-            "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "commit": _commit()}
+    meta = run_record("run.py", argv, load_start, device=device, versions=versions, cpu_count=_cores(),
+                      seconds=time.perf_counter() - t_start)
     table = markdown(results, meta)
     kind = "gpu" if on_gpu else "cpu"
     save_results(table, {**meta, "results": results}, args.json_path or os.path.join(HERE, "results", f"{kind}.json"),
                  args.md_path or os.path.join(HERE, "results", f"{kind}.md"))
     return 0
+
+
+def run_record(script: str, argv: list[str] | None, load_start: Any, **fields: Any) -> dict:
+    """What every benchmark records beside its results: ``fields``, the date, the load
+    average at the start and the end, the command line and the commit."""
+    return {**fields, "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "load_average_start": load_start,
+            "load_average_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "command": f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "commit": _commit()}
 
 
 def save_results(table: str, record: dict, json_path: str, md_path: str) -> None:

@@ -22,7 +22,6 @@ minus one steady step. The table gives medians over ``--repeats`` rounds. Writes
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -111,7 +110,7 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.cache)))
         return 0
-    from run import _commit, _cores, _cpu_name, save_results
+    from run import _cores, _cpu_name, run_record, save_results
 
     load_start = os.getloadavg()
     rows: dict[str, dict[str, list[dict]]] = {m: {p: [] for p in PHASES} for m in args.models}
@@ -127,12 +126,9 @@ def main(argv=None) -> int:
     import jax
     import jaxlib
 
-    meta = {"device": f"{_cpu_name()}, {_cores()} cores", "repeats": args.repeats,
-            "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__},
-            "date": datetime.datetime.now().isoformat(timespec="seconds"), "load_average_start": load_start,
-            "load_average_end": os.getloadavg(),
-            "command": "python benchmarks/startup.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "commit": _commit()}
+    meta = run_record("startup.py", argv, load_start, device=f"{_cpu_name()}, {_cores()} cores",
+                      repeats=args.repeats,
+                      versions={"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__})
     table = markdown(rows, meta)
     save_results(table, {**meta, "results": rows},
                  args.json_path or os.path.join(HERE, "results", "startup_cpu.json"),

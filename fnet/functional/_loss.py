@@ -324,6 +324,18 @@ def _bce_elementwise_jvp(primals, tangents):
 _bce_elementwise.defjvp(_bce_elementwise_jvp, symbolic_zeros=True)
 
 
+def _binary_inputs(where: str, input: Array, target: Array, size_average: bool | None, reduce: bool | None,
+                   reduction: str) -> tuple[Array, Array, str]:
+    """The checks both binary cross entropies share: the reduction, floating inputs, equal shapes."""
+    reduction = _check_reduction(where, _legacy(size_average, reduce, reduction))
+    input = _float(where, input)
+    target = _float(where, target, "target (probabilities in [0, 1])")
+    if target.shape != input.shape:
+        raise ValueError(f"{where}: expected target of the same shape as input "
+                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+    return input, target, reduction
+
+
 def binary_cross_entropy(input: Array, target: Array, weight: Array | None = None,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Array:
@@ -347,13 +359,7 @@ def binary_cross_entropy(input: Array, target: Array, weight: Array | None = Non
     PyTorch equivalent: ``torch.nn.functional.binary_cross_entropy``.
     """
     where = 'binary_cross_entropy'
-    reduction = _legacy(size_average, reduce, reduction)
-    reduction = _check_reduction(where, reduction)
-    input = _float(where, input)
-    target = _float(where, target, "target (probabilities in [0, 1])")
-    if target.shape != input.shape:
-        raise ValueError(f"{where}: expected target of the same shape as input "
-                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+    input, target, reduction = _binary_inputs(where, input, target, size_average, reduce, reduction)
     for name, x in (("input", input), ("target", target)):
         values = concrete(x)
         if values is not None and not np.all((values >= 0) & (values <= 1)):
@@ -386,13 +392,7 @@ def binary_cross_entropy_with_logits(input: Array, target: Array, weight: Array 
     PyTorch equivalent: ``torch.nn.functional.binary_cross_entropy_with_logits``.
     """
     where = 'binary_cross_entropy_with_logits'
-    reduction = _legacy(size_average, reduce, reduction)
-    reduction = _check_reduction(where, reduction)
-    input = _float(where, input)
-    target = _float(where, target, "target (probabilities in [0, 1])")
-    if target.shape != input.shape:
-        raise ValueError(f"{where}: expected target of the same shape as input "
-                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+    input, target, reduction = _binary_inputs(where, input, target, size_average, reduce, reduction)
     dtype = jnp.result_type(input, target)
     input, target = input.astype(dtype), target.astype(dtype)
     log_sigmoid = jax.nn.log_sigmoid(input)  # stable: -softplus(-x)
