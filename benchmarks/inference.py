@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
 from _harness import BudgetExceeded, block, measure, median, start  # noqa: E402
-from run import MODELS, _cores, _cpu_name, _error, _pick_torch_threads, run_record, save_results  # noqa: E402
+from run import (MODELS, _cores, _cpu_name, _error, _pick_torch_threads, add_retain_option,  # noqa: E402
+                 retain_if_asked, retain_note, run_record, save_results)
 
 DEFAULT_MODELS = ["mlp", "lenet", "cnn", "lstm", "transformer", "bert-small"]
 FRAMEWORKS = ["fnet", "torch.no_grad", "torch.inference_mode", "torch.compile"]
@@ -106,7 +107,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"Eval-mode forward pass, median ms over interleaved repeats, {meta['device']}; load average "
              f"{meta['load_average_start'][0]:.1f} at the start, {meta['load_average_end'][0]:.1f} at the end. "
              f"{meta['date']}, {meta['seconds']:.0f} s. " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
-             + ".", "",
+             + "." + retain_note(meta), "",
              "Ratios below 1 mean fnet is faster. (Nt): PyTorch's intra-op thread count, the faster of those "
              "tried (on the no_grad runner; the other PyTorch columns use the same).", "",
              "| model | batch | " + " | ".join(LABELS[c] for c in cols)
@@ -147,9 +148,11 @@ def main(argv=None) -> int:
     parser.add_argument("--torch-threads", type=int, nargs="*", default=None)
     parser.add_argument("--json", dest="json_path")
     parser.add_argument("--markdown", dest="md_path")
+    add_retain_option(parser)
     args = parser.parse_args(argv)
     t_start = time.perf_counter()
     load_start = os.getloadavg()
+    retain_if_asked(args)
 
     import logging
 
@@ -179,7 +182,7 @@ def main(argv=None) -> int:
               + ", ".join(f"{f} {t:.2f} ms" for f, t in row["ms"].items())
               + (f" [{row['notes']}]" if row["notes"] else ""), flush=True)
     meta = run_record("inference.py", argv, load_start, device=device, versions=versions, cpu_count=_cores(),
-                      seconds=time.perf_counter() - t_start)
+                      seconds=time.perf_counter() - t_start, retain_host_memory=args.retain_host_memory)
     table = markdown(rows, meta)
     save_results(table, {**meta, "results": rows},
                  args.json_path or os.path.join(HERE, "results", "inference_cpu.json"),

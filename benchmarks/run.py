@@ -223,6 +223,7 @@ def main(argv=None) -> int:
                              "(default on CPU: all cores and 1)")
     parser.add_argument("--json", dest="json_path", help="default benchmarks/results/<cpu|gpu>.json")
     parser.add_argument("--markdown", dest="md_path", help="default benchmarks/results/<cpu|gpu>.md")
+    add_retain_option(parser)
     parser.add_argument("--render", metavar="JSON", help="only rewrite the markdown table of a saved run "
                         "(with the models' current notes) and print it")
     args = parser.parse_args(argv)
@@ -230,7 +231,7 @@ def main(argv=None) -> int:
         return _render(args.render, args.md_path)
     t_start = time.perf_counter()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
-
+    retain_if_asked(args)
     import logging
 
     import jax
@@ -281,12 +282,32 @@ def main(argv=None) -> int:
         print(_row_text(row), flush=True)
 
     meta = run_record("run.py", argv, load_start, device=device, versions=versions, cpu_count=_cores(),
-                      seconds=time.perf_counter() - t_start)
+                      seconds=time.perf_counter() - t_start, retain_host_memory=args.retain_host_memory)
     table = markdown(results, meta)
     kind = "gpu" if on_gpu else "cpu"
     save_results(table, {**meta, "results": results}, args.json_path or os.path.join(HERE, "results", f"{kind}.json"),
                  args.md_path or os.path.join(HERE, "results", f"{kind}.md"))
     return 0
+
+
+def add_retain_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--retain-host-memory", action="store_true",
+                        help="call fnet.config.retain_host_memory() first: glibc keeps freed memory for reuse, "
+                             "for every framework in the process")
+
+
+def retain_if_asked(args: argparse.Namespace) -> None:
+    """Applies ``--retain-host-memory`` before JAX's backend and torch's threads take their
+    ``malloc`` arenas (it has no effect on threads that already have one)."""
+    if args.retain_host_memory:
+        import fnet
+
+        fnet.config.retain_host_memory()
+
+
+def retain_note(meta: dict) -> str:
+    return (" Every framework ran with `fnet.config.retain_host_memory()` (glibc keeps freed memory for "
+            "reuse)." if meta.get("retain_host_memory") else "")
 
 
 def run_record(script: str, argv: list[str] | None, load_start: Any, **fields: Any) -> dict:
@@ -346,7 +367,8 @@ def markdown(results, meta) -> str:
                  f"on {meta['cpu_count']} cores" if load else "")
     lines = [f"Train step (forward + backward + optimizer update), median ms over interleaved repeats, "
              f"{meta['device']}{load_text}. {meta['date']}, {meta['seconds']:.0f} s. "
-             + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".", "",
+             + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "."
+             + retain_note(meta), "",
              "Ratios below 1 mean fnet is faster; fnet/plain JAX is the cost of fnet's abstractions, by "
              "wall-clock and (in brackets) by process CPU time, which a busy machine disturbs less. "
              "(Nt): the PyTorch intra-op thread count used, the faster of those tried for that model.", "",
