@@ -116,11 +116,23 @@ def cell(mode: str, x: jax.Array, h: jax.Array, c: jax.Array | None, w_ih: jax.A
 # direction runs on time-flipped data, so both directions are one forward scan whose matmuls
 # are batched over D: a bidirectional layer costs one loop, not two.
 
-def _bmm(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``(D, M, K) @ (D, K, N)``; a plain 2-D matmul when D is 1."""
+def _bmm(a: jax.Array, b: jax.Array, b_t: jax.Array | None = None) -> jax.Array:
+    """``(D, M, K) @ (D, K, N)``; a plain 2-D matmul when D is 1.
+
+    ``b_t`` is ``b`` transposed ``(D, N, K)``, made once outside the loop: with one row
+    (a batch of one) the product is taken as ``b_t a^T``, because XLA:CPU copies ``b``
+    into its matrix-vector kernel's layout on every step otherwise (as ``F.linear`` does).
+    """
+    if b_t is not None and a.shape[1] == 1:
+        return jnp.swapaxes(_bmm(b_t, jnp.swapaxes(a, 1, 2)), 1, 2)
     if a.shape[0] == 1:
         return _mm(a[0], b[0])[None]
     return jnp.matmul(a, b)
+
+
+def _row_form(h: jax.Array, w: jax.Array) -> jax.Array | None:
+    """``w`` transposed for ``_bmm``'s one-row form when the batch of ``h (D, B, ·)`` is one."""
+    return jnp.swapaxes(w, 1, 2) if h.shape[1] == 1 else None
 
 
 def _weight_grad(d_gates: jax.Array, h: jax.Array) -> jax.Array:
@@ -143,7 +155,7 @@ def _forward(mode: str, unroll: int, xp, h0, c0, w_hh, b_hh, w_hr, mask):
     def body(carry, inputs):
         h, c = carry
         xp_t, m_t = inputs
-        hg = _bmm(h, w_hh_t)
+        hg = _bmm(h, w_hh_t, w_hh if h.shape[1] == 1 else None)
         if mode == "lstm":
             acts, c_new, _, h_new = _lstm_pointwise(xp_t + hg, c)
             if w_hr_t is not None:
@@ -216,6 +228,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
     # (B, G) @ (G, P) matmul per step.
     res, out, h0, c0, w_hh, b_hh, w_hr, mask = saved
     d_out, d_ht, d_ct = cotangents
+    w_hh_t = _row_form(h0, w_hh)
     h_prev = _previous(out, h0, mask)
     hidden = w_hh.shape[-1] if w_hr is None else w_hr.shape[-1]
 
@@ -245,7 +258,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
             dm = gh if w_hr is None else _bmm(gh, w_hr)
             gc = masked(m_t, dc) + dm * dc_coef_t
             d_pre = jnp.concatenate([gc, gc, gc, dm], axis=-1) * coef_t
-            dh_prev = _bmm(d_pre, w_hh) + keep(m_t, dh)
+            dh_prev = _bmm(d_pre, w_hh, w_hh_t) + keep(m_t, dh)
             dc_prev = gc * f_t + keep(m_t, dc)
             return (dh_prev, dc_prev), (d_pre, gh if w_hr is not None else None)
 
@@ -267,7 +280,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
             coef_t, z_t, d_out_t, m_t = inputs
             gh = masked(m_t, dh + d_out_t)
             d_h = jnp.concatenate([gh, gh, gh], axis=-1) * coef_t
-            dh_prev = _bmm(d_h, w_hh) + gh * z_t + keep(m_t, dh)
+            dh_prev = _bmm(d_h, w_hh, w_hh_t) + gh * z_t + keep(m_t, dh)
             return dh_prev, gh
 
         dh0, gh = jax.lax.scan(body, d_ht, (coef_h, z, d_out, mask), reverse=True, unroll=unroll)
@@ -282,7 +295,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
     def body(dh, inputs):
         coef_t, d_out_t, m_t = inputs
         d_pre = masked(m_t, dh + d_out_t) * coef_t
-        return _bmm(d_pre, w_hh) + keep(m_t, dh), d_pre
+        return _bmm(d_pre, w_hh, w_hh_t) + keep(m_t, dh), d_pre
 
     dh0, d_pre = jax.lax.scan(body, d_ht, (coef, d_out, mask), reverse=True, unroll=unroll)
     return d_pre, dh0, None, _weight_grad(d_pre, h_prev), None, None, None
