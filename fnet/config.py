@@ -91,6 +91,9 @@ def retain_host_memory() -> bool:
 
     Raises:
         RuntimeError: if JAX's backend has already started.
+
+    PyTorch equivalent: none; PyTorch's CPU tensors come from the same glibc ``malloc``,
+    and start with the same settings under the ``GLIBC_TUNABLES`` above.
     """
     if _backend_started():
         raise RuntimeError("fnet.config.retain_host_memory: must be called before JAX's first computation, "
