@@ -130,9 +130,9 @@ def _bmm(a: jax.Array, b: jax.Array, b_t: jax.Array | None = None) -> jax.Array:
     return jnp.matmul(a, b)
 
 
-def _row_form(h: jax.Array, w: jax.Array) -> jax.Array | None:
-    """``w`` transposed for ``_bmm``'s one-row form when the batch of ``h (D, B, ·)`` is one."""
-    return jnp.swapaxes(w, 1, 2) if h.shape[1] == 1 else None
+def _one_row_form(h: jax.Array, b: jax.Array) -> jax.Array | None:
+    """``_bmm``'s ``b_t`` for ``b`` when the batch of ``h (D, B, ·)`` is one, else None."""
+    return jnp.swapaxes(b, 1, 2) if h.shape[1] == 1 else None
 
 
 def _weight_grad(d_gates: jax.Array, h: jax.Array) -> jax.Array:
@@ -150,12 +150,13 @@ def _select(mask_t: jax.Array | None, new: jax.Array, old: jax.Array) -> jax.Arr
 def _forward(mode: str, unroll: int, xp, h0, c0, w_hh, b_hh, w_hr, mask):
     """Runs the scan; returns ``(out, h_T, c_T)`` and the per-step residuals."""
     w_hh_t = jnp.swapaxes(w_hh, 1, 2)  # (D, P, G): transposed once, outside the loop
+    w_hh_rows = _one_row_form(h0, w_hh_t)
     w_hr_t = None if w_hr is None else jnp.swapaxes(w_hr, 1, 2)
 
     def body(carry, inputs):
         h, c = carry
         xp_t, m_t = inputs
-        hg = _bmm(h, w_hh_t, w_hh if h.shape[1] == 1 else None)
+        hg = _bmm(h, w_hh_t, w_hh_rows)
         if mode == "lstm":
             acts, c_new, _, h_new = _lstm_pointwise(xp_t + hg, c)
             if w_hr_t is not None:
@@ -228,7 +229,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
     # (B, G) @ (G, P) matmul per step.
     res, out, h0, c0, w_hh, b_hh, w_hr, mask = saved
     d_out, d_ht, d_ct = cotangents
-    w_hh_t = _row_form(h0, w_hh)
+    w_hh_rows = _one_row_form(h0, w_hh)
     h_prev = _previous(out, h0, mask)
     hidden = w_hh.shape[-1] if w_hr is None else w_hr.shape[-1]
 
@@ -258,7 +259,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
             dm = gh if w_hr is None else _bmm(gh, w_hr)
             gc = masked(m_t, dc) + dm * dc_coef_t
             d_pre = jnp.concatenate([gc, gc, gc, dm], axis=-1) * coef_t
-            dh_prev = _bmm(d_pre, w_hh, w_hh_t) + keep(m_t, dh)
+            dh_prev = _bmm(d_pre, w_hh, w_hh_rows) + keep(m_t, dh)
             dc_prev = gc * f_t + keep(m_t, dc)
             return (dh_prev, dc_prev), (d_pre, gh if w_hr is not None else None)
 
@@ -280,7 +281,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
             coef_t, z_t, d_out_t, m_t = inputs
             gh = masked(m_t, dh + d_out_t)
             d_h = jnp.concatenate([gh, gh, gh], axis=-1) * coef_t
-            dh_prev = _bmm(d_h, w_hh, w_hh_t) + gh * z_t + keep(m_t, dh)
+            dh_prev = _bmm(d_h, w_hh, w_hh_rows) + gh * z_t + keep(m_t, dh)
             return dh_prev, gh
 
         dh0, gh = jax.lax.scan(body, d_ht, (coef_h, z, d_out, mask), reverse=True, unroll=unroll)
@@ -295,7 +296,7 @@ def _recurrence_bwd(mode, unroll, saved, cotangents):
     def body(dh, inputs):
         coef_t, d_out_t, m_t = inputs
         d_pre = masked(m_t, dh + d_out_t) * coef_t
-        return _bmm(d_pre, w_hh, w_hh_t) + keep(m_t, dh), d_pre
+        return _bmm(d_pre, w_hh, w_hh_rows) + keep(m_t, dh), d_pre
 
     dh0, d_pre = jax.lax.scan(body, d_ht, (coef, d_out, mask), reverse=True, unroll=unroll)
     return d_pre, dh0, None, _weight_grad(d_pre, h_prev), None, None, None
