@@ -196,11 +196,24 @@ def test_accelerators_keep_xla_convolution_and_cpu_uses_patches():
         assert "stablehlo.convolution" not in text and "stablehlo.while" in text
 
 
-def test_chunk_size_divides_the_batch_and_bounds_the_patch_matrix():
+def test_chunk_size_divides_the_batch_and_bounds_the_patch_matrix(monkeypatch):
+    monkeypatch.setattr(_conv, "_PATCH_CHUNK_BYTES", 2 ** 20)
     assert _conv._chunk_size(256, 75 * 784 * 4) == 4
     assert _conv._chunk_size(7, 10 ** 9) == 1
     assert _conv._chunk_size(12, 100) == 12
     assert _conv._chunk_size(12, 2 ** 20 // 5) == 4
+    monkeypatch.setattr(_conv, "_PATCH_CHUNK_BYTES", 2 ** 21)
+    assert _conv._chunk_size(256, 75 * 784 * 4) == 8
+
+
+@pytest.mark.parametrize("text, expected", [("2048K\n", 2 ** 21), ("1M", 2 ** 20), ("524288", 2 ** 19),
+                                            ("", 2 ** 20), ("lots", 2 ** 20), (None, 2 ** 20)])
+def test_chunk_bytes_follow_the_l2_cache_size_sysfs_reports(tmp_path, text, expected):
+    path = tmp_path / "size"
+    if text is not None:
+        path.write_text(text)
+    assert _conv._l2_cache_bytes(path=str(path)) == expected
+    assert _conv._PATCH_CHUNK_BYTES == max(2 ** 20, _conv._l2_cache_bytes())
 
 
 @pytest.fixture
