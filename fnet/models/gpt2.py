@@ -27,7 +27,7 @@ from ._output import BaseModelOutputWithPast, CausalLMOutputWithPast, ModelOutpu
 from .configuration import PretrainedConfig
 from .generation import GenerationMixin, StaticCache, attend_with_cache, decoder_positions
 from .modeling import (ACT2FN, run_layers, Conv1D, PreTrainedModel, causal_lm_loss, check_activation, check_ids, check_inputs,
-                       last_token_logits, sequence_classification_loss, token_loss)
+                       classifier_dropout, last_token_logits, sequence_classification_loss, token_loss)
 
 __all__ = ["GPT2Config", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",
            "GPT2ForTokenClassification"]
@@ -303,9 +303,7 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.transformer = GPT2Model(config)
-        rate = config.get("classifier_dropout")
-        rate = rate if rate is not None else config.get("hidden_dropout")
-        self.dropout = Dropout(float(rate) if rate is not None else 0.1)
+        self.dropout = Dropout(classifier_dropout(config, config.get("hidden_dropout"), 0.1))
         self.classifier = nn.Linear(config.n_embd, config.num_labels)
 
     def forward(self, ctx: nn.Context, input_ids: jax.Array | None = None, attention_mask: jax.Array | None = None,

@@ -41,7 +41,7 @@ from ._output import BaseModelOutputWithPast, CausalLMOutputWithPast, ModelOutpu
 from .configuration import PretrainedConfig
 from .generation import GenerationMixin, StaticCache, attend_with_cache, decoder_positions
 from .modeling import (ACT2FN, run_layers, PreTrainedModel, causal_lm_loss, check_activation, check_ids, check_inputs,
-                       last_token_logits, sequence_classification_loss, token_loss)
+                       classifier_dropout, last_token_logits, sequence_classification_loss, token_loss)
 
 __all__ = ["LlamaConfig", "LlamaModel", "LlamaForCausalLM", "LlamaForSequenceClassification",
            "LlamaForTokenClassification", "MistralConfig", "MistralModel", "MistralForCausalLM",
@@ -471,9 +471,7 @@ class LlamaForTokenClassification(LlamaPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.model = self._base_model_class()(config)
-        rate = config.get("classifier_dropout")
-        rate = rate if rate is not None else config.get("hidden_dropout")
-        self.dropout = Dropout(float(rate) if rate is not None else 0.1)
+        self.dropout = Dropout(classifier_dropout(config, config.get("hidden_dropout"), 0.1))
         self.score = nn.Linear(config.hidden_size, config.num_labels,
                                bias=bool(config.get("token_classification_bias", True)))
 

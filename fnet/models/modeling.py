@@ -216,9 +216,13 @@ def last_token_logits(config: PretrainedConfig, logits: jax.Array, input_ids: An
     return logits[jnp.arange(batch), last]
 
 
-def classifier_dropout(config: PretrainedConfig, fallback: float) -> float:
-    value = config.get("classifier_dropout")
-    return float(value) if value is not None else float(fallback)
+def classifier_dropout(config: PretrainedConfig, *fallbacks: float | None) -> float:
+    """A head's dropout rate, by transformers' rule: ``config.classifier_dropout``, else the
+    first of ``fallbacks`` that is not None (the last one is a number)."""
+    for value in (config.get("classifier_dropout"), *fallbacks):
+        if value is not None:
+            return float(value)
+    raise ValueError(f"{type(config).__name__}: no classifier dropout rate and no fallback")
 
 
 # ---------------------------------------------------------------------------------------
